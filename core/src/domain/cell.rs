@@ -1,0 +1,163 @@
+//! Coarse locations: the only kind of place Quartier stores or shares.
+//!
+//! The surface of the earth is cut into cells of about [`CELL_SIZE_M`] metres a side: bands of equal
+//! latitude, each cut into equal longitude steps wide enough that cells stay roughly square away from
+//! the equator. A coordinate is turned into its cell on the device, at once, and the coordinate is
+//! dropped: no table, payload or log ever holds one. Distances are measured between cell centres and
+//! rounded to [`DISTANCE_STEP_M`], so nobody can learn more than the cell a neighbour lives in.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The side of a cell, in metres.
+pub const CELL_SIZE_M: f64 = 800.0;
+/// Distances are shown rounded to this many metres.
+pub const DISTANCE_STEP_M: u32 = 500;
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+const METRES_PER_DEGREE: f64 = 111_195.08; // on the mean sphere above
+const BAND_DEG: f64 = CELL_SIZE_M / METRES_PER_DEGREE;
+
+/// A coarse cell: a latitude band (row) and a longitude step within it (col).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Cell {
+    pub row: u32,
+    pub col: u32,
+}
+
+/// A coordinate that is not on the earth.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("latitude must be between -90 and 90 and longitude between -180 and 180 (got {lat}, {lon})")]
+pub struct BadCoordinate {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+fn rows() -> u32 {
+    (180.0 / BAND_DEG).ceil() as u32
+}
+
+fn cols_in_row(row: u32) -> u32 {
+    let lat_centre = -90.0 + (f64::from(row) + 0.5) * BAND_DEG;
+    let circumference_m = 360.0 * METRES_PER_DEGREE * lat_centre.to_radians().cos();
+    ((circumference_m / CELL_SIZE_M).floor() as u32).max(1)
+}
+
+impl Cell {
+    /// The cell holding a coordinate. The coordinate itself is not kept.
+    pub fn from_coordinates(lat: f64, lon: f64) -> Result<Cell, BadCoordinate> {
+        if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+            return Err(BadCoordinate { lat, lon });
+        }
+        let row = (((lat + 90.0) / BAND_DEG).floor() as u32).min(rows() - 1);
+        let cols = cols_in_row(row);
+        let col = (((lon + 180.0) / 360.0 * f64::from(cols)).floor() as u32).min(cols - 1);
+        Ok(Cell { row, col })
+    }
+
+    /// Whether the cell exists on the grid (a cell read from the network may not).
+    pub fn is_valid(self) -> bool {
+        self.row < rows() && self.col < cols_in_row(self.row)
+    }
+
+    /// The centre of the cell, in degrees. Only for measuring distances and drawing maps.
+    pub fn centre(self) -> (f64, f64) {
+        let lat = -90.0 + (f64::from(self.row) + 0.5) * BAND_DEG;
+        let lon = -180.0 + (f64::from(self.col) + 0.5) * 360.0 / f64::from(cols_in_row(self.row));
+        (lat, lon)
+    }
+
+    /// Great-circle distance between the two centres, in metres, not rounded.
+    pub fn centre_distance_m(self, other: Cell) -> f64 {
+        let (lat1, lon1) = self.centre();
+        let (lat2, lon2) = other.centre();
+        let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+        let dp = p2 - p1;
+        let dl = (lon2 - lon1).to_radians();
+        let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+    }
+
+    /// The distance that may be shown: between centres, rounded to the nearest [`DISTANCE_STEP_M`].
+    /// Two places in one cell are 0 m apart.
+    pub fn distance_m(self, other: Cell) -> u32 {
+        let step = f64::from(DISTANCE_STEP_M);
+        ((self.centre_distance_m(other) / step).round() * step) as u32
+    }
+
+    /// The latitude bands within `radius_m` of this cell, for narrowing a nearest-first search.
+    pub fn rows_within(self, radius_m: f64) -> std::ops::RangeInclusive<u32> {
+        let span = (radius_m / CELL_SIZE_M).ceil() as u32 + 1;
+        self.row.saturating_sub(span)..=(self.row + span).min(rows() - 1)
+    }
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.row, self.col)
+    }
+}
+
+/// A cell written as `row:col` could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a cell is written row:col with two whole numbers on the grid, not {0:?}")]
+pub struct BadCell(pub String);
+
+impl std::str::FromStr for Cell {
+    type Err = BadCell;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadCell(s.to_owned());
+        let (row, col) = s.split_once(':').ok_or_else(bad)?;
+        let cell =
+            Cell { row: row.trim().parse().map_err(|_| bad())?, col: col.trim().parse().map_err(|_| bad())? };
+        if cell.is_valid() { Ok(cell) } else { Err(bad()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARIS_11E: (f64, f64) = (48.8590, 2.3800);
+
+    #[test]
+    fn cells_are_a_few_hundred_metres_wide() {
+        let cell = Cell::from_coordinates(PARIS_11E.0, PARIS_11E.1).unwrap();
+        let north = Cell::from_coordinates(PARIS_11E.0 + BAND_DEG, PARIS_11E.1).unwrap();
+        let east = Cell { row: cell.row, col: cell.col + 1 };
+        let ns = cell.centre_distance_m(north);
+        let ew = cell.centre_distance_m(east);
+        assert!((700.0..900.0).contains(&ns), "north-south step {ns}");
+        assert!((700.0..900.0).contains(&ew), "east-west step {ew}");
+    }
+
+    #[test]
+    fn nearby_coordinates_share_a_cell_and_distances_are_rounded() {
+        let a = Cell::from_coordinates(48.8590, 2.3800).unwrap();
+        let b = Cell::from_coordinates(48.8591, 2.3801).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.distance_m(b), 0);
+        let far = Cell::from_coordinates(48.8800, 2.3800).unwrap(); // about 2.3 km north
+        let d = a.distance_m(far);
+        assert_eq!(d % DISTANCE_STEP_M, 0);
+        assert!((2_000..=2_500).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn poles_and_date_line_are_on_the_grid() {
+        for (lat, lon) in [(90.0, 180.0), (-90.0, -180.0), (0.0, 180.0), (89.999, -179.999)] {
+            let cell = Cell::from_coordinates(lat, lon).unwrap();
+            assert!(cell.is_valid(), "{lat},{lon} -> {cell}");
+        }
+    }
+
+    #[test]
+    fn off_earth_coordinates_and_bad_text_are_refused() {
+        assert!(Cell::from_coordinates(91.0, 0.0).is_err());
+        assert!(Cell::from_coordinates(0.0, f64::NAN).is_err());
+        assert!("12".parse::<Cell>().is_err());
+        assert!("99999999:0".parse::<Cell>().is_err());
+        let cell = Cell::from_coordinates(PARIS_11E.0, PARIS_11E.1).unwrap();
+        assert_eq!(cell.to_string().parse::<Cell>().unwrap(), cell);
+    }
+}
