@@ -1,0 +1,373 @@
+//! The device's store: the local SQLite database that holds a replica of each neighbourhood the person
+//! belongs to, and the outbox of their mutations.
+//!
+//! Every user action goes through [`Store::mutate`]: in one immediate transaction the rules check it
+//! against the local replica, its effects are written, and the mutation is appended to the outbox. Both
+//! are saved or neither is; a refused mutation writes nothing and consumes no sequence number. The sync
+//! client later pushes the outbox in order.
+//!
+//! Durability: the database runs in WAL mode. [`Durability::Full`] (the default) syncs the WAL to
+//! storage at every commit, so a write the app was told is saved survives a crash of the app *and* a
+//! power loss. [`Durability::Normal`] syncs only at checkpoints: it survives an app crash (and kill -9)
+//! but a power loss may take back the last few commits; it is for bulk loads and benchmarks.
+//!
+//! One connection serves everything, behind a mutex: SQLite serialises writers anyway, and the reads
+//! the apps make take microseconds. Layout: `schema.rs` (migrations), `rows.rs` (entities ↔ rows and the
+//! rules' view), `error.rs`.
+
+pub mod error;
+pub mod rows;
+pub mod schema;
+
+pub use error::StoreError;
+
+use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, HlcClock, Mutation, Op};
+use error::Result;
+use rows::SqlView;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How hard a commit tries to reach the storage; see the module documentation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// Who this device is and whom it acts for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The device's own id; its mutations are numbered per device.
+    pub device_id: String,
+    /// The person using it: their member id in every neighbourhood they join.
+    pub person_id: String,
+}
+
+impl Identity {
+    /// A new person on a new device.
+    pub fn generate() -> Identity {
+        Identity { device_id: new_id(), person_id: new_id() }
+    }
+}
+
+/// A fresh id for a new thing: a UUIDv7 (time-ordered, so new rows land at the end of indexes).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// The current time in Unix milliseconds.
+pub fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// Open without writing anything (an app extension or widget reading the app's database).
+    pub read_only: bool,
+    /// The identity a new database is created with; a fresh one is drawn when `None`. Ignored when the
+    /// database already has one.
+    pub identity: Option<Identity>,
+    /// The clock, in Unix milliseconds. Tests set their own.
+    pub now: fn() -> i64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions { durability: Durability::Full, read_only: false, identity: None, now: system_now_ms }
+    }
+}
+
+/// A mutation saved locally: it is in the outbox, and its effects are in the replica.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub mutation: Mutation,
+    pub effects: Vec<Effect>,
+}
+
+/// Told after each commit which kinds of entity it changed. Observers of queries build on it.
+pub trait CommitListener: Send + Sync {
+    fn committed(&self, kinds: &BTreeSet<EntityKind>);
+}
+
+struct Inner {
+    conn: Connection,
+    clock: HlcClock,
+}
+
+pub struct Store {
+    path: PathBuf,
+    identity: Identity,
+    now: fn() -> i64,
+    inner: Mutex<Inner>,
+    listeners: Mutex<Vec<std::sync::Weak<dyn CommitListener>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, upgrading its schema if it is older.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        Store::open_inner(&path, &options).map_err(|e| e.at_path(&shown))
+    }
+
+    fn open_inner(path: &Path, options: &StoreOptions) -> Result<Store> {
+        let shown = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(StoreError::CannotOpen {
+                    path: shown,
+                    detail: format!("the folder {} does not exist", parent.display()),
+                });
+            }
+        }
+        let flags = if options.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let mut conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::CannotOpen { path: shown.clone(), detail: e.to_string() })?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(StoreError::sqlite("setting the busy timeout"))?;
+        // Reading the schema version is the first thing that touches the file: garbage is caught here.
+        let version = schema::version(&conn)?;
+        if options.read_only {
+            if version != schema::CURRENT_VERSION {
+                return Err(StoreError::ReadOnly {
+                    path: shown,
+                    detail: format!(
+                        "it is at schema version {version} and must be upgraded by the app first"
+                    ),
+                });
+            }
+        } else {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(StoreError::sqlite("switching to WAL"))?;
+            let sync = match options.durability {
+                Durability::Full => "FULL",
+                Durability::Normal => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", sync)
+                .map_err(StoreError::sqlite("setting durability"))?;
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(StoreError::sqlite("enabling foreign keys"))?;
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(StoreError::sqlite("setting temp_store"))?;
+        if !options.read_only {
+            schema::upgrade_to(&mut conn, schema::CURRENT_VERSION)?;
+        }
+        let identity = load_identity(&conn, options)?;
+        let clock = HlcClock::resume(&identity.device_id, last_stamp(&conn)?);
+        Ok(Store {
+            path: path.to_path_buf(),
+            identity,
+            now: options.now,
+            inner: Mutex::new(Inner { conn, clock }),
+            listeners: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The store's clock, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        (self.now)()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave SQLite half-written (the transaction rolls back on
+        // drop), so a poisoned lock is safe to take over.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a read against the database.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.lock().conn)
+    }
+
+    /// Acts as this device's person in a neighbourhood: checks the rules, writes the effects and appends
+    /// the mutation to the outbox, all in one transaction. A refusal writes nothing.
+    pub fn mutate(&self, neighbourhood_id: &str, op: impl Into<Op>) -> Result<Applied> {
+        let op = op.into();
+        let now = self.now_ms();
+        let applied = {
+            let mut inner = self.lock();
+            let Inner { conn, clock } = &mut *inner;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::sqlite("starting a change"))?;
+            let seq = next_seq(&tx)?;
+            let mut next_clock = clock.clone();
+            let mutation = Mutation {
+                neighbourhood_id: neighbourhood_id.to_owned(),
+                author: self.identity.person_id.clone(),
+                device_id: self.identity.device_id.clone(),
+                seq,
+                hlc: next_clock.tick(u64::try_from(now).unwrap_or(0)),
+                op,
+            };
+            let effects = domain::apply(&SqlView(&tx), &mutation, now).map_err(|e| match e {
+                domain::ApplyError::Rejected(rejection) => StoreError::Rejected(rejection),
+                domain::ApplyError::View(view) => match view.0.downcast::<StoreError>() {
+                    Ok(store) => *store,
+                    Err(other) => StoreError::Invalid(other.to_string()),
+                },
+            })?;
+            rows::write_effects(&tx, &effects)?;
+            let json = serde_json::to_string(&mutation).map_err(StoreError::data("mutation"))?;
+            tx.prepare_cached(
+                "INSERT INTO outbox (seq, neighbourhood_id, name, hlc, mutation, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    i64::try_from(seq).unwrap_or(i64::MAX),
+                    neighbourhood_id,
+                    mutation.op.name(),
+                    mutation.hlc.to_string(),
+                    json,
+                    now
+                ])
+            })
+            .map_err(StoreError::sqlite("adding to the outbox"))?;
+            tx.commit().map_err(StoreError::sqlite("saving a change"))?;
+            *clock = next_clock;
+            Applied { mutation, effects }
+        };
+        tracing::debug!(name = applied.mutation.op.name(), seq = applied.mutation.seq, "saved locally");
+        self.notify(applied.effects.iter().map(|e| e.key().kind).collect());
+        Ok(applied)
+    }
+
+    /// Writes effects that did not come from a local mutation (confirmed server state, during sync),
+    /// in one transaction, and tells the observers.
+    pub fn write_effects(&self, effects: &[Effect]) -> Result<()> {
+        {
+            let mut inner = self.lock();
+            let tx = inner
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::sqlite("starting a change"))?;
+            rows::write_effects(&tx, effects)?;
+            tx.commit().map_err(StoreError::sqlite("saving changes"))?;
+        }
+        self.notify(effects.iter().map(|e| e.key().kind).collect());
+        Ok(())
+    }
+
+    /// One entity, if the replica holds it.
+    pub fn get(&self, key: &EntityKey) -> Result<Option<Entity>> {
+        self.read(|conn| rows::get(conn, key))
+    }
+
+    /// The mutations not yet acknowledged by the server, oldest first.
+    pub fn outbox(&self) -> Result<Vec<Mutation>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT mutation FROM outbox ORDER BY seq")
+                .map_err(StoreError::sqlite("reading the outbox"))?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(StoreError::sqlite("reading the outbox"))?;
+            rows.map(|row| {
+                let json = row.map_err(StoreError::sqlite("reading the outbox"))?;
+                serde_json::from_str(&json).map_err(StoreError::data("outbox entry"))
+            })
+            .collect()
+        })
+    }
+
+    /// How many mutations wait to be pushed.
+    pub fn pending_count(&self) -> Result<u64> {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM outbox", [], |row| row.get::<_, i64>(0))
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .map_err(StoreError::sqlite("counting the outbox"))
+        })
+    }
+
+    /// Asks to be told after each commit which kinds of entity changed. The store keeps only a weak
+    /// reference: dropping the listener's last `Arc` unsubscribes it.
+    pub fn subscribe(&self, listener: std::sync::Weak<dyn CommitListener>) {
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(listener);
+    }
+
+    fn notify(&self, kinds: BTreeSet<EntityKind>) {
+        if kinds.is_empty() {
+            return;
+        }
+        // Listeners run without the store's lock (they re-run queries) and without the list's lock
+        // (they may subscribe others).
+        let live: Vec<_> = {
+            let mut listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+            listeners.retain(|l| l.strong_count() > 0);
+            listeners.iter().filter_map(std::sync::Weak::upgrade).collect()
+        };
+        for listener in live {
+            listener.committed(&kinds);
+        }
+    }
+}
+
+fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?", [key], |row| row.get(0))
+        .optional()
+        .map_err(StoreError::sqlite("reading the device settings"))
+}
+
+fn load_identity(conn: &Connection, options: &StoreOptions) -> Result<Identity> {
+    if let (Some(device_id), Some(person_id)) = (meta(conn, "device_id")?, meta(conn, "person_id")?) {
+        return Ok(Identity { device_id, person_id });
+    }
+    if options.read_only {
+        return Err(StoreError::ReadOnly { path: String::new(), detail: "it has no identity yet".into() });
+    }
+    let identity = options.identity.clone().unwrap_or_else(Identity::generate);
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('device_id', ?1), ('person_id', ?2)",
+        params![identity.device_id, identity.person_id],
+    )
+    .map_err(StoreError::sqlite("saving the device identity"))?;
+    Ok(identity)
+}
+
+/// The newest stamp this device has issued, so its clock never goes back after a restart.
+fn last_stamp(conn: &Connection) -> Result<Hlc> {
+    let outbox: Option<String> = conn
+        .query_row("SELECT max(hlc) FROM outbox", [], |row| row.get(0))
+        .map_err(StoreError::sqlite("reading the clock"))?;
+    let saved = meta(conn, "clock")?;
+    Ok([outbox, saved].into_iter().flatten().filter_map(|s| s.parse().ok()).max().unwrap_or(Hlc::ZERO))
+}
+
+/// The next sequence number: after every mutation in the outbox and every one already acknowledged.
+fn next_seq(conn: &Connection) -> Result<u64> {
+    let outbox: Option<i64> = conn
+        .query_row("SELECT max(seq) FROM outbox", [], |row| row.get(0))
+        .map_err(StoreError::sqlite("numbering a change"))?;
+    let acked = meta(conn, "last_acked_seq")?.and_then(|s| s.parse::<i64>().ok());
+    let last = outbox.into_iter().chain(acked).max().unwrap_or(0);
+    Ok(u64::try_from(last).unwrap_or(0) + 1)
+}

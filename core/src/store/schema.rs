@@ -1,0 +1,46 @@
+//! The device's schema and its forward-only migrations.
+//!
+//! The schema is the list of numbered SQL files in `migrations/`; `PRAGMA user_version` says how many
+//! have run. Opening a database runs the missing ones in one transaction, so a database is always at a
+//! version it was released with. A database written by a newer Quartier is refused rather than
+//! guessed at.
+//!
+//! To change the schema: add `migrations/NNN_what.sql` and a line to [`MIGRATIONS`]. Never edit a file
+//! that has shipped; `tests/store_migrations.rs` builds a database at every older version, with data in
+//! it, and checks that migrating it gives the data back and the same schema as a fresh database.
+
+use super::error::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The migrations, in order: entry `i` upgrades a database from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_inbox.sql")];
+
+/// The version a fresh database gets.
+pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
+
+pub fn version(conn: &Connection) -> Result<u32, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(StoreError::sqlite("reading the schema version"))
+}
+
+/// Brings the database up to `target` (normally [`CURRENT_VERSION`]); tests stop at older versions.
+pub fn upgrade_to(conn: &mut Connection, target: u32) -> Result<(), StoreError> {
+    let found = version(conn)?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::NewerSchema { found, supported: CURRENT_VERSION });
+    }
+    if found >= target {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(StoreError::sqlite("starting the schema upgrade"))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
+        tracing::info!(from = index, to = index + 1, "migrating the local database");
+        tx.execute_batch(sql).map_err(StoreError::sqlite("upgrading the schema"))?;
+    }
+    tx.pragma_update(None, "user_version", target)
+        .map_err(StoreError::sqlite("recording the schema version"))?;
+    tx.commit().map_err(StoreError::sqlite("committing the schema upgrade"))
+}
