@@ -1,6 +1,8 @@
 //! The store's write path against a real SQLite file: a mutation and its outbox entry are saved
 //! together or not at all, refusals change nothing, and bad files give clear errors.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use quartier_core::domain::mutation::{FavourPost, NeighbourhoodCreate, ProductAdjustStock};
 use quartier_core::domain::{Code, EntityKey, EntityKind, FavourKind, Op};
 use quartier_core::store::{Durability, Identity, Store, StoreError, StoreOptions};

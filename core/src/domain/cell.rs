@@ -87,8 +87,9 @@ impl Cell {
 
     /// The latitude bands within `radius_m` of this cell, for narrowing a nearest-first search.
     pub fn rows_within(self, radius_m: f64) -> std::ops::RangeInclusive<u32> {
-        let span = (radius_m / CELL_SIZE_M).ceil() as u32 + 1;
-        self.row.saturating_sub(span)..=(self.row + span).min(rows() - 1)
+        // `as` saturates for huge or infinite radii; the band then covers the whole grid.
+        let span = ((radius_m / CELL_SIZE_M).ceil() as u32).saturating_add(1);
+        self.row.saturating_sub(span)..=self.row.saturating_add(span).min(rows() - 1)
     }
 }
 
@@ -149,6 +150,14 @@ mod tests {
             let cell = Cell::from_coordinates(lat, lon).unwrap();
             assert!(cell.is_valid(), "{lat},{lon} -> {cell}");
         }
+    }
+
+    #[test]
+    fn any_radius_gives_a_band_on_the_grid() {
+        let cell = Cell::from_coordinates(PARIS_11E.0, PARIS_11E.1).unwrap();
+        assert_eq!(cell.rows_within(0.0), cell.row - 1..=cell.row + 1);
+        assert_eq!(cell.rows_within(f64::INFINITY), 0..=rows() - 1);
+        assert_eq!(cell.rows_within(1e30), 0..=rows() - 1);
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub(super) fn edit_item(ctx: &Ctx<'_>, a: &ItemEdit) -> Outcome {
 pub(super) fn set_withdrawn(ctx: &Ctx<'_>, id: &str, withdrawn: bool) -> Outcome {
     let mut item = owned_item(ctx, id)?;
     if item.withdrawn == withdrawn {
-        let state = if withdrawn { "already withdrawn" } else { "already lent out" };
+        let state = if withdrawn { "already withdrawn" } else { "already up for lending" };
         return Err(Rejection::wrong_state(format!("\"{}\" is {state}.", item.title)).into());
     }
     item.withdrawn = withdrawn;

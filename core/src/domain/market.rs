@@ -6,6 +6,9 @@
 //! are taken as already counted. A confirmed pre-order reserves its stock until it is collected,
 //! declined or cancelled; stock never goes below zero, nor below what is reserved.
 //!
+//! Traders open stalls, and so may moderators, who hold every power of a trader; a trader made a plain
+//! member again keeps managing the stall they have.
+//!
 //! Pre-order life: placed → confirmed → ready → collected, or declined (by the trader) / cancelled (by
 //! the customer).
 
@@ -117,6 +120,7 @@ pub(super) fn add_product(ctx: &Ctx<'_>, a: &ProductAdd) -> Outcome {
         price_hlc: ctx.m.hlc,
         available_hlc: ctx.m.hlc,
         stocktake_hlc: ctx.m.hlc,
+        moves: Vec::new(),
         created_at: ctx.at(),
         updated: ctx.m.hlc,
     })])
@@ -209,14 +213,23 @@ pub(super) fn adjust_stock(ctx: &Ctx<'_>, a: &ProductAdjustStock) -> Outcome {
         return Err(short_of(&product, -a.delta));
     }
     product.stock = validate::amount("stock", stock, 0, MAX_STOCK)?;
+    product.record_move(ctx.m.hlc, a.delta);
     product.updated = product.updated.max(ctx.m.hlc);
     Ok(vec![put(product)])
 }
 
+/// A stocktake sets the stock to the count plus the moves stamped after it (made after the count, but
+/// synced before it); moves stamped before it were counted. An older stocktake than the last changes
+/// nothing.
 pub(super) fn stocktake(ctx: &Ctx<'_>, a: &ProductStocktake) -> Outcome {
-    let product = own_product(ctx, &a.id)?;
+    let mut product = own_product(ctx, &a.id)?;
     let count = validate::amount("counted stock", a.count, 0, MAX_STOCK)?;
-    if count < product.reserved {
+    if product.stocktake_hlc > ctx.m.hlc {
+        return Ok(vec![]); // a later stocktake already stands
+    }
+    let later: i64 = product.moves.iter().filter(|m| m.hlc > ctx.m.hlc).map(|m| m.delta).sum();
+    let stock = (count + later).max(0);
+    if stock < product.reserved {
         return Err(Rejection::new(
             Code::InsufficientStock,
             format!(
@@ -226,7 +239,11 @@ pub(super) fn stocktake(ctx: &Ctx<'_>, a: &ProductStocktake) -> Outcome {
         )
         .into());
     }
-    last_writer_wins(ctx, product, |p| &mut p.stocktake_hlc, |p| p.stock = count)
+    product.stock = validate::amount("stock", stock, 0, MAX_STOCK)?;
+    product.moves.retain(|m| m.hlc > ctx.m.hlc);
+    product.stocktake_hlc = ctx.m.hlc;
+    product.updated = product.updated.max(ctx.m.hlc);
+    Ok(vec![put(product)])
 }
 
 pub(super) fn remove_product(ctx: &Ctx<'_>, id: &str) -> Outcome {
@@ -240,7 +257,7 @@ pub(super) fn remove_product(ctx: &Ctx<'_>, id: &str) -> Outcome {
     }
     product.removed = true;
     product.available_today = false;
-    product.updated = ctx.m.hlc;
+    product.updated = product.updated.max(ctx.m.hlc);
     Ok(vec![put(product)])
 }
 
@@ -325,8 +342,19 @@ fn move_stock(ctx: &Ctx<'_>, order: &Order, reserve: i64, take: i64) -> Result<V
         if reserve > 0 && product.free_stock() < line.quantity {
             return Err(short_of(&product, line.quantity));
         }
+        if reserve > 0 && product.removed {
+            return Err(Rejection::wrong_state(format!(
+                "{} was removed from the stall; decline this pre-order instead.",
+                product.name
+            ))
+            .into());
+        }
         product.reserved = (product.reserved + reserve * line.quantity).max(0);
-        product.stock = (product.stock - take * line.quantity).max(0);
+        // Goods handed over before the last stocktake were not there to be counted: the count has them out.
+        if take != 0 && ctx.m.hlc > product.stocktake_hlc {
+            product.stock = (product.stock - take * line.quantity).max(0);
+            product.record_move(ctx.m.hlc, -take * line.quantity);
+        }
         product.updated = product.updated.max(ctx.m.hlc);
         products.insert(product.id.clone(), product);
     }

@@ -16,9 +16,24 @@ use sha2::{Digest, Sha256};
 pub const MAX_INVITATION_MS: i64 = 30 * 24 * 3_600_000;
 pub const MAX_INVITATION_USES: u32 = 50;
 
-/// The hash under which an invitation code is stored and compared.
+/// Reads a code as typed by a person: case, spaces and dashes do not matter, and the letters that look
+/// like digits are read as those digits.
+pub fn normalise_code(typed: &str) -> String {
+    let chars: Vec<char> = typed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    chars.chunks(4).map(|chunk| chunk.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+/// The hash under which an invitation code is stored and compared (of the code as normalised above).
 pub fn hash_code(code: &str) -> String {
-    let digest = Sha256::digest(code.trim().as_bytes());
+    let digest = Sha256::digest(normalise_code(code).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -42,6 +57,7 @@ fn new_member(ctx: &Ctx<'_>, display_name: String, role: Role, invited_by: Optio
         status: MemberStatus::Active,
         invited_by,
         joined_at: ctx.at(),
+        profile_hlc: ctx.m.hlc,
         updated: ctx.m.hlc,
     }
 }
@@ -168,7 +184,7 @@ pub(super) fn join(ctx: &Ctx<'_>, a: &MemberJoin) -> Outcome {
 
 pub(super) fn update_profile(ctx: &Ctx<'_>, a: &MemberUpdateProfile) -> Outcome {
     let mut member = ctx.actor()?;
-    if member.updated > ctx.m.hlc {
+    if member.profile_hlc > ctx.m.hlc {
         return Ok(vec![]); // a newer version of the profile already won
     }
     if a.skills.len() > MAX_SKILLS {
@@ -183,7 +199,8 @@ pub(super) fn update_profile(ctx: &Ctx<'_>, a: &MemberUpdateProfile) -> Outcome 
         .collect::<Result<_, _>>()?;
     validate::cell(a.cell)?;
     member.cell = a.cell;
-    member.updated = ctx.m.hlc;
+    member.profile_hlc = ctx.m.hlc;
+    member.updated = member.updated.max(ctx.m.hlc);
     Ok(vec![put(member)])
 }
 
@@ -196,7 +213,7 @@ pub(super) fn set_role(ctx: &Ctx<'_>, a: &MemberSetRole) -> Outcome {
         );
     }
     member.role = a.role;
-    member.updated = ctx.m.hlc;
+    member.updated = member.updated.max(ctx.m.hlc);
     Ok(vec![put(member)])
 }
 
@@ -218,11 +235,18 @@ fn depart(ctx: &Ctx<'_>, mut member: Member, status: MemberStatus) -> Outcome {
             }
             if let Some(product) = released.get_mut(&line.product_id) {
                 product.reserved = (product.reserved - line.quantity).max(0);
-                product.updated = ctx.m.hlc;
+                product.updated = product.updated.max(ctx.m.hlc);
             }
         }
     }
     effects.extend(released.into_values().map(put));
+    // Favours they promised are open again for someone else.
+    for mut favour in ctx.view.favours_taken_up_by(ctx.nid(), &member.id)? {
+        favour.status = FavourStatus::Open;
+        favour.counterpart = None;
+        favour.updated = favour.updated.max(ctx.m.hlc);
+        effects.push(put(favour));
+    }
     effects.extend(keys.into_iter().map(|key| Effect::Delete { key }));
     member.status = status;
     member.display_name = String::from("former member");
@@ -246,4 +270,17 @@ pub(super) fn remove(ctx: &Ctx<'_>, a: &MemberRemove) -> Outcome {
     }
     let member = ctx.active_member(&a.member_id)?;
     depart(ctx, member, MemberStatus::Removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_read_as_people_type_them() {
+        assert_eq!(normalise_code("k7qx 2m9d hT4R-b8wz"), "K7QX-2M9D-HT4R-B8WZ");
+        assert_eq!(normalise_code("O1LI"), "0111");
+        assert_eq!(hash_code("k7qx2m9dht4rb8wz"), hash_code("K7QX-2M9D-HT4R-B8WZ"));
+        assert_ne!(hash_code("K7QX-2M9D-HT4R-B8WZ"), hash_code("K7QX-2M9D-HT4R-B8WY"));
+    }
 }

@@ -95,9 +95,23 @@ impl StateView for MemoryState {
             .collect())
     }
 
+    fn favours_taken_up_by(&self, nid: &str, member_id: &str) -> Result<Vec<Favour>, ViewError> {
+        Ok(self
+            .of_kind(nid, EntityKind::Favour)
+            .filter_map(|e| match e {
+                Entity::Favour(f)
+                    if f.status == FavourStatus::Promised && f.counterpart.as_deref() == Some(member_id) =>
+                {
+                    Some(f.clone())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     fn keys_of_member(&self, nid: &str, member_id: &str) -> Result<Vec<EntityKey>, ViewError> {
         let mut keys = std::collections::BTreeSet::new();
-        let mut threads = std::collections::BTreeSet::new();
+        let mut threads = std::collections::HashSet::new();
         for (key, entity) in self.entities.range(..).filter(|(k, _)| k.neighbourhood_id == nid) {
             let theirs = match entity {
                 Entity::Favour(f) => f.author == member_id,
@@ -112,14 +126,21 @@ impl StateView for MemoryState {
             };
             if theirs {
                 keys.insert(key.clone());
-                if matches!(key.kind, EntityKind::Favour | EntityKind::Loan | EntityKind::Order) {
-                    threads.insert(key.id.clone());
+                // Ids are only unique per kind: a thread is known by the kind of thing it is on, too.
+                let thread = match key.kind {
+                    EntityKind::Favour => Some(ThreadKind::Favour),
+                    EntityKind::Loan => Some(ThreadKind::Loan),
+                    EntityKind::Order => Some(ThreadKind::Order),
+                    _ => None,
+                };
+                if let Some(kind) = thread {
+                    threads.insert(ThreadRef { kind, id: key.id.clone() });
                 }
             }
         }
         for (key, entity) in &self.entities {
             if let Entity::Message(m) = entity {
-                if key.neighbourhood_id == nid && threads.contains(&m.thread.id) {
+                if key.neighbourhood_id == nid && threads.contains(&m.thread) {
                     keys.insert(key.clone());
                 }
             }

@@ -36,10 +36,14 @@ fn parties(ctx: &Ctx<'_>, thread: &ThreadRef) -> Result<[Id; 2], ApplyError> {
 pub(super) fn send(ctx: &Ctx<'_>, a: &MessageSend) -> Outcome {
     ctx.actor()?;
     ctx.fresh_id(EntityKind::Message, &a.id)?;
-    let parties = parties(ctx, &a.thread)?;
-    if !parties.iter().any(|p| ctx.is_author(p)) {
+    let [first, second] = parties(ctx, &a.thread)?;
+    let recipient = if ctx.is_author(&first) {
+        second
+    } else if ctx.is_author(&second) {
+        first
+    } else {
         return Err(Rejection::forbidden("Only the two neighbours involved can write in this thread.").into());
-    }
+    };
     let body = validate::free_text("message", &a.body, MAX_MESSAGE)?;
     if body.is_empty() {
         return Err(Rejection::invalid("The message is empty; write something.").into());
@@ -49,6 +53,7 @@ pub(super) fn send(ctx: &Ctx<'_>, a: &MessageSend) -> Outcome {
         id: a.id.clone(),
         thread: a.thread.clone(),
         author: ctx.m.author.clone(),
+        recipient,
         body,
         sent_at: ctx.at(),
         updated: ctx.m.hlc,

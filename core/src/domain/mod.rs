@@ -27,7 +27,7 @@ pub mod validate;
 pub use cell::Cell;
 pub use day::Day;
 pub use hlc::{Hlc, HlcClock};
-pub use members::hash_code;
+pub use members::{hash_code, normalise_code};
 pub use memory::MemoryState;
 pub use model::*;
 pub use mutation::{Mutation, Op};
@@ -46,6 +46,8 @@ pub trait StateView {
     fn open_loans_of_item(&self, neighbourhood_id: &str, item_id: &str) -> Result<Vec<Loan>, ViewError>;
     /// The orders of a stall that are placed, confirmed or ready.
     fn open_orders_of_stall(&self, neighbourhood_id: &str, stall_id: &str) -> Result<Vec<Order>, ViewError>;
+    /// The favours a member has promised (or taken up) and not yet done.
+    fn favours_taken_up_by(&self, neighbourhood_id: &str, member_id: &str) -> Result<Vec<Favour>, ViewError>;
     /// The keys of everything a member wrote or owns in a neighbourhood, and of what hangs off it, for
     /// leaving and removal: their favours, items and the loans of those items, their loans, stalls,
     /// products, pre-orders (placed by them or at their stalls), invitations, messages, and the messages

@@ -57,6 +57,10 @@ pub struct Member {
     /// Who co-opted them; `None` for the founder of the neighbourhood.
     pub invited_by: Option<Id>,
     pub joined_at: i64,
+    /// The stamp of the last profile edit: profile edits are last-writer-wins among themselves, apart
+    /// from role changes.
+    #[serde(default)]
+    pub profile_hlc: Hlc,
     pub updated: Hlc,
 }
 
@@ -248,14 +252,37 @@ pub struct Product {
     pub available_hlc: Hlc,
     /// The stamp of the last stocktake: stock moves stamped before it were already counted.
     pub stocktake_hlc: Hlc,
+    /// The stock moves stamped after the last stocktake, oldest first (at most [`Product::MAX_MOVES`]),
+    /// so that a stocktake reaching the server after moves made later still counts them.
+    #[serde(default)]
+    pub moves: Vec<StockMove>,
     pub created_at: i64,
     pub updated: Hlc,
 }
 
+/// One stock move (sold, restocked, handed over for a pre-order), by its stamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockMove {
+    pub hlc: Hlc,
+    pub delta: i64,
+}
+
 impl Product {
+    /// How many stock moves a product remembers after its last stocktake.
+    pub const MAX_MOVES: usize = 200;
+
     /// What can still be sold or promised: stock not held by confirmed pre-orders.
     pub fn free_stock(&self) -> i64 {
         self.stock - self.reserved
+    }
+
+    /// Records a move made after the last stocktake, keeping the log in stamp order and bounded.
+    pub fn record_move(&mut self, hlc: Hlc, delta: i64) {
+        let at = self.moves.partition_point(|m| m.hlc <= hlc);
+        self.moves.insert(at, StockMove { hlc, delta });
+        if self.moves.len() > Product::MAX_MOVES {
+            self.moves.remove(0);
+        }
     }
 }
 
@@ -322,6 +349,9 @@ pub struct Message {
     pub id: Id,
     pub thread: ThreadRef,
     pub author: Id,
+    /// The other party when it was written: only the two of them may ever read it, even if the thread
+    /// later changes hands (a favour taken up by someone else).
+    pub recipient: Id,
     pub body: String,
     pub sent_at: i64,
     pub updated: Hlc,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// One change, as written by its author on one device.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "WireMutation")]
 pub struct Mutation {
     pub neighbourhood_id: Id,
     /// The member who acts. On the server this comes from the device's token, never from the payload.
@@ -25,6 +26,36 @@ pub struct Mutation {
     pub hlc: Hlc,
     #[serde(flatten)]
     pub op: Op,
+}
+
+/// The wire form of a mutation, read strictly: a field the rules do not know is refused, at the top
+/// as in the arguments (`#[serde(flatten)]` alone would drop it silently).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireMutation {
+    neighbourhood_id: Id,
+    author: Id,
+    device_id: Id,
+    seq: u64,
+    hlc: Hlc,
+    name: String,
+    #[serde(default)]
+    args: serde_json::Value,
+}
+
+impl TryFrom<WireMutation> for Mutation {
+    type Error = serde_json::Error;
+    fn try_from(wire: WireMutation) -> Result<Mutation, serde_json::Error> {
+        let op = Op::deserialize(serde_json::json!({ "name": wire.name, "args": wire.args }))?;
+        Ok(Mutation {
+            neighbourhood_id: wire.neighbourhood_id,
+            author: wire.author,
+            device_id: wire.device_id,
+            seq: wire.seq,
+            hlc: wire.hlc,
+            op,
+        })
+    }
 }
 
 macro_rules! ops {
@@ -413,6 +444,9 @@ mod tests {
         let extra = r#"{"neighbourhood_id":"n","author":"a","device_id":"d","seq":1,
             "hlc":"00000000000000000000000000000001","name":"loan.approve","args":{"id":"x","owner":"me"}}"#;
         assert!(serde_json::from_str::<Mutation>(extra).is_err());
+        let forged = r#"{"neighbourhood_id":"n","author":"a","device_id":"d","seq":1,"server_version":9,
+            "hlc":"00000000000000000000000000000001","name":"loan.approve","args":{"id":"x"}}"#;
+        assert!(serde_json::from_str::<Mutation>(forged).is_err());
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl Rejection {
     pub fn not_found(what: &str) -> Rejection {
         Rejection::new(
             Code::NotFound,
-            format!("{what} was not found in this neighbourhood; it may have been removed"),
+            format!("{what} was not found in this neighbourhood; it may have been removed."),
         )
     }
     pub fn forbidden(message: impl Into<String>) -> Rejection {

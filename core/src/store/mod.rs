@@ -13,13 +13,28 @@
 //!
 //! One connection serves everything, behind a mutex: SQLite serialises writers anyway, and the reads
 //! the apps make take microseconds. Layout: `schema.rs` (migrations), `rows.rs` (entities ↔ rows and the
-//! rules' view), `error.rs`.
+//! rules' view), `queries.rs` (the lists the apps show), `search.rs` (full text), `inbox.rs` (what
+//! concerns the person, and notifications), `observe.rs` (watching a query), `invitations.rs`,
+//! `error.rs`.
 
 pub mod error;
+pub mod inbox;
+mod invitations;
+pub mod observe;
+pub mod queries;
 pub mod rows;
 pub mod schema;
+pub mod search;
 
 pub use error::StoreError;
+pub use inbox::{InboxEntry, InboxKind, NotifySettings};
+pub use invitations::{NewInvitation, draw_code};
+pub use observe::Watch;
+pub use queries::{
+    FavourFilter, FavourView, ItemFilter, ItemView, LoanFilter, LoanView, MemberView, MessageView,
+    OrderFilter, OrderLineView, OrderView, Page, StallView,
+};
+pub use search::{SearchFilter, SearchHit};
 
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, HlcClock, Mutation, Op};
 use error::Result;

@@ -270,6 +270,15 @@ impl StateView for SqlView<'_> {
             .collect())
     }
 
+    fn favours_taken_up_by(&self, nid: &str, member_id: &str) -> Result<Vec<Favour>, ViewError> {
+        let sql =
+            "SELECT data FROM favours WHERE neighbourhood_id = ? AND counterpart = ? AND status = 'promised'";
+        Ok(entities(self.0, sql, params![nid, member_id])?
+            .into_iter()
+            .filter_map(|e| if let Entity::Favour(f) = e { Some(f) } else { None })
+            .collect())
+    }
+
     fn keys_of_member(&self, nid: &str, member_id: &str) -> Result<Vec<EntityKey>, ViewError> {
         const OWNED: &str = "
             SELECT 'favour', id FROM favours WHERE neighbourhood_id = ?1 AND author = ?2

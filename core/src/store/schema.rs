@@ -13,8 +13,11 @@ use super::error::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The migrations, in order: entry `i` upgrades a database from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_inbox.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_inbox.sql"),
+    include_str!("migrations/003_read_indexes.sql"),
+];
 
 /// The version a fresh database gets.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -1,0 +1,144 @@
+//! Migrations: a database made by every older released schema, with data in it, upgrades to the
+//! current schema without losing anything, and ends up with the same schema as a fresh database.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use quartier_core::domain::mutation::{FavourPost, NeighbourhoodCreate};
+use quartier_core::domain::{Entity, EntityKey, EntityKind, FavourKind, FavourStatus};
+use quartier_core::store::schema::{self, CURRENT_VERSION};
+use quartier_core::store::{Identity, Store, StoreError, StoreOptions};
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+/// The schema as SQLite describes it, comparable between two databases.
+fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
+    let mut stmt = conn
+        .prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Rows exactly as version 1 of Quartier wrote them: a neighbourhood, its founder, an open favour
+/// with its search entry, and a mutation waiting in the outbox.
+fn fill_version_1(conn: &Connection) {
+    conn.execute_batch(
+        r#"
+        INSERT INTO meta (key, value) VALUES ('device_id', 'phone-1'), ('person_id', 'alice');
+        INSERT INTO neighbourhoods (neighbourhood_id, id, name, data) VALUES ('n1', 'n1', 'Aligre',
+          '{"kind":"neighbourhood","data":{"id":"n1","name":"Aligre","description":"","cell":null,"created_by":"alice","created_at":1700000000000,"updated":"0000018bcfe5680000000000000000aa"}}');
+        INSERT INTO members (neighbourhood_id, id, display_name, role, status, data) VALUES ('n1', 'alice', 'Alice', 'moderator', 'active',
+          '{"kind":"member","data":{"neighbourhood_id":"n1","id":"alice","display_name":"Alice","bio":"","skills":[],"cell":null,"role":"moderator","status":"active","invited_by":null,"joined_at":1700000000000,"updated":"0000018bcfe5680000000000000000aa"}}');
+        INSERT INTO favours (neighbourhood_id, id, author, kind, status, category, counterpart, cell_row, cell_col, created_at, data)
+          VALUES ('n1', 'f1', 'alice', 'ask', 'open', 'cooking', NULL, NULL, NULL, 1700000000001,
+          '{"kind":"favour","data":{"neighbourhood_id":"n1","id":"f1","author":"alice","kind":"ask","title":"Des pâtes pour ce soir","details":"","category":"cooking","window":null,"cell":null,"status":"open","counterpart":null,"thanks_note":null,"created_at":1700000000001,"updated":"0000018bcfe5680100000000000000aa"}}');
+        INSERT INTO favours_fts (rowid, title, details, category) VALUES ((SELECT rowid FROM favours WHERE id = 'f1'), 'Des pâtes pour ce soir', '', 'cooking');
+        INSERT INTO outbox (seq, neighbourhood_id, name, hlc, mutation, created_at) VALUES (2, 'n1', 'favour.post', '0000018bcfe5680100000000000000aa',
+          '{"neighbourhood_id":"n1","author":"alice","device_id":"phone-1","seq":2,"hlc":"0000018bcfe5680100000000000000aa","name":"favour.post","args":{"id":"f1","kind":"ask","title":"Des pâtes pour ce soir","details":"","category":"cooking","window":null,"cell":null}}', 1700000000001);
+        "#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_version_1_database_with_data_upgrades_and_keeps_it() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::upgrade_to(&mut conn, 1).unwrap();
+        assert_eq!(schema::version(&conn).unwrap(), 1);
+        fill_version_1(&conn);
+    }
+
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.identity(), &Identity { device_id: "phone-1".into(), person_id: "alice".into() });
+    let favour = store.get(&EntityKey::new("n1", EntityKind::Favour, "f1")).unwrap();
+    match favour {
+        Some(Entity::Favour(f)) => {
+            assert_eq!(f.title, "Des pâtes pour ce soir");
+            assert_eq!(f.status, FavourStatus::Open);
+        }
+        other => panic!("the favour was lost: {other:?}"),
+    }
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].seq, 2);
+
+    // The upgraded database keeps working: numbering continues after the old outbox.
+    let next = store
+        .mutate(
+            "n1",
+            FavourPost {
+                id: "f2".into(),
+                kind: FavourKind::Offer,
+                title: "I can fix bikes".into(),
+                details: String::new(),
+                category: "diy".into(),
+                window: None,
+                cell: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(next.mutation.seq, 3);
+    assert!(next.mutation.hlc > outbox[0].hlc);
+    drop(store);
+
+    // And its schema is the one a fresh database gets.
+    let fresh_path = dir.path().join("fresh.db");
+    drop(Store::open(&fresh_path, StoreOptions::default()).unwrap());
+    let upgraded = Connection::open(&path).unwrap();
+    let fresh = Connection::open(&fresh_path).unwrap();
+    assert_eq!(schema::version(&upgraded).unwrap(), CURRENT_VERSION);
+    assert_eq!(schema_of(&upgraded), schema_of(&fresh));
+}
+
+#[test]
+fn every_older_version_upgrades_to_the_fresh_schema() {
+    let dir = TempDir::new().unwrap();
+    let fresh_path = dir.path().join("fresh.db");
+    drop(Store::open(&fresh_path, StoreOptions::default()).unwrap());
+    let fresh = schema_of(&Connection::open(&fresh_path).unwrap());
+    for version in 1..CURRENT_VERSION {
+        let path = dir.path().join(format!("v{version}.db"));
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            schema::upgrade_to(&mut conn, version).unwrap();
+            fill_version_1(&conn);
+        }
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        assert!(store.get(&EntityKey::new("n1", EntityKind::Favour, "f1")).unwrap().is_some(), "v{version}");
+        drop(store);
+        assert_eq!(schema_of(&Connection::open(&path).unwrap()), fresh, "upgraded from v{version}");
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_quartier_is_refused_untouched() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("new.db");
+    {
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        store
+            .mutate(
+                "n1",
+                NeighbourhoodCreate {
+                    name: "Aligre".into(),
+                    description: String::new(),
+                    cell: None,
+                    display_name: "A".into(),
+                },
+            )
+            .unwrap();
+    }
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", CURRENT_VERSION + 1).unwrap();
+    let err = Store::open(&path, StoreOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::NewerSchema { .. }), "{err:?}");
+    assert!(err.to_string().contains("update the app"), "{err}");
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(schema::version(&conn).unwrap(), CURRENT_VERSION + 1);
+    let count: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, 1);
+}
