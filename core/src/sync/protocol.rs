@@ -1,0 +1,141 @@
+//! The sync protocol: what a device and the server say to each other, over HTTPS, as JSON.
+//!
+//! Both sides use these types, so they cannot drift apart. Every path starts with `/v1`; a breaking
+//! change gets `/v2` and the server keeps answering `/v1` while devices in the field still use it.
+//! Mutation names are versioned on their own (see `domain::mutation`).
+//!
+//! | call | body | answer |
+//! |---|---|---|
+//! | `POST /v1/register` | [`RegisterRequest`] | [`RegisterResponse`]: a token for the device |
+//! | `POST /v1/join` (token) | [`JoinRequest`] | [`JoinResponse`]: the neighbourhood joined |
+//! | `POST /v1/push` (token) | [`PushRequest`] | [`PushResponse`]: one outcome per mutation |
+//! | `GET /v1/neighbourhoods/{id}/pull?after=V&limit=N` (token) | | [`PullResponse`] |
+//! | `GET /health`, `GET /metrics` | | 200, Prometheus text |
+//!
+//! The token goes in `Authorization: Bearer <token>`. Errors answer with a 4xx or 5xx status and an
+//! [`ErrorBody`]. Request and response bodies may be gzip-compressed (`Content-Encoding`).
+
+use crate::domain::{Code, Effect, Mutation};
+use serde::{Deserialize, Serialize};
+
+/// The most mutations one push may carry.
+pub const MAX_PUSH_MUTATIONS: usize = 500;
+/// The most changes one pull page may carry, and the default page size.
+pub const MAX_PULL_LIMIT: u32 = 5_000;
+pub const DEFAULT_PULL_LIMIT: u32 = 1_000;
+
+/// A device makes itself known. The first device of a person names a new person id; another device of
+/// the same person brings a link code made by one of their registered devices (not yet offered).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub device_id: String,
+    pub person_id: String,
+}
+
+/// The device's bearer token: shown once, stored by the server only as a hash.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterResponse {
+    pub device_id: String,
+    pub person_id: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for RegisterResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterResponse")
+            .field("device_id", &self.device_id)
+            .field("person_id", &self.person_id)
+            .field("token", &"<secret>")
+            .finish()
+    }
+}
+
+/// A newcomer redeems an invitation code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    pub code: String,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinResponse {
+    pub neighbourhood_id: String,
+    pub neighbourhood_name: String,
+}
+
+/// A device's mutations, in its sequence order (they may belong to several neighbourhoods).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    pub mutations: Vec<Mutation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Applied by the server (now, or on an earlier push of the same mutation).
+    Applied,
+    /// Refused by the rules: the device rolls it back and tells its person why.
+    Rejected { code: Code, message: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutationResult {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// One outcome per mutation of the request, in order. A mutation pushed again gets its first outcome
+/// again and is not applied twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushResponse {
+    pub results: Vec<MutationResult>,
+}
+
+/// One change of the neighbourhood's confirmed state. All effects of one mutation share a version, and
+/// a page never splits a version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub version: u64,
+    #[serde(flatten)]
+    pub effect: Effect,
+}
+
+/// A page of changes after the device's cursor. The device stores the changes and `cursor` together,
+/// then asks again from `cursor` while `more` is true; when `more` is false it has caught up with
+/// `checkpoint`, the version the server had when this page was read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub changes: Vec<Change>,
+    pub cursor: u64,
+    pub checkpoint: u64,
+    pub more: bool,
+}
+
+/// What a failed call answers, with a 4xx or 5xx status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `too_large`, `rate_limited`,
+    /// `invitation_unusable`, `conflict`, `internal`.
+    pub code: String,
+    /// A sentence for the person or the developer.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } }
+    }
+}
