@@ -10,16 +10,30 @@ use quartier_core::domain::*;
 use quartier_core::store::queries::*;
 use quartier_core::store::search::SearchFilter;
 use quartier_core::store::{Store, new_id, rows};
+use quartier_core::sync::SyncClient;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// What every command needs: who acts, where, in which neighbourhood, and how to print.
 struct Ctx {
     profile: Profile,
-    store: Store,
+    store: Arc<Store>,
     given_neighbourhood: Option<String>,
     out: Out,
 }
 
 impl Ctx {
+    /// The sync client of this profile's server.
+    fn client(&self) -> Result<Arc<SyncClient>> {
+        let server = self.profile.settings.server.clone().ok_or_else(|| {
+            CliError::NotSetUp(format!(
+                "profile {} is not registered with a server: run `quartier register --server URL` first",
+                self.profile.name
+            ))
+        })?;
+        Ok(SyncClient::new(self.store.clone(), &server, Arc::new(self.profile.secrets()))?)
+    }
+
     fn nid(&self) -> Result<String> {
         self.profile.neighbourhood(self.given_neighbourhood.as_deref())
     }
@@ -165,7 +179,35 @@ pub fn run(cli: Cli) -> Result<String> {
             Ok(ctx.out.inbox(&entries))
         }
         Command::Outbox => Ok(ctx.out.outbox(&ctx.store.outbox()?)),
+        Command::Register { server } => {
+            let client = SyncClient::new(ctx.store.clone(), &server, Arc::new(ctx.profile.secrets()))?;
+            block_on(client.register())?;
+            ctx.profile.settings.server = Some(server.clone());
+            ctx.profile.save()?;
+            Ok(ctx.out.message(&format!("This device is registered with {server}.")))
+        }
+        Command::Join { code, name } => {
+            let client = ctx.client()?;
+            let joined = block_on(client.join(&code, &name))?;
+            ctx.profile.settings.neighbourhood = Some(joined.neighbourhood_id.clone());
+            ctx.profile.save()?;
+            Ok(ctx.out.joined(&joined))
+        }
+        Command::Sync { budget } => {
+            let client = ctx.client()?;
+            let report = block_on(client.sync_once(Duration::from_secs(budget.max(1))))?;
+            Ok(ctx.out.synced(&report, &client.status()))
+        }
     }
+}
+
+/// Runs one network call to completion on a small runtime of its own.
+fn block_on<T, E: Into<CliError>>(future: impl std::future::Future<Output = Result<T, E>>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Unexpected(format!("cannot start the network runtime: {e}")))?;
+    runtime.block_on(future).map_err(Into::into)
 }
 
 fn settings(ctx: &mut Ctx, args: SettingsArgs) -> Result<String> {

@@ -8,7 +8,8 @@
 //! | 3 | the neighbourhood's rules refused the action (the reason code is in the `--json` output) |
 //! | 4 | the thing asked for does not exist (an unknown or ambiguous id) |
 //! | 5 | the local database cannot be used (damaged, read-only, locked, full) |
-//! | 6 | no profile or neighbourhood to act in yet (create or join one first) |
+//! | 6 | no profile or neighbourhood to act in yet (create or join one first), or not registered |
+//! | 7 | the server cannot be reached, or refused (the changes stay saved on this device) |
 
 use quartier_core::domain::Rejection;
 use quartier_core::store::StoreError;
@@ -26,6 +27,8 @@ pub enum CliError {
     #[error("{0}")]
     NotSetUp(String),
     #[error("{0}")]
+    Network(String),
+    #[error("{0}")]
     Unexpected(String),
 }
 
@@ -38,6 +41,7 @@ impl CliError {
             CliError::NotFound(_) => 4,
             CliError::Storage(_) => 5,
             CliError::NotSetUp(_) => 6,
+            CliError::Network(_) => 7,
         }
     }
 
@@ -49,6 +53,7 @@ impl CliError {
             CliError::NotFound(_) => "not_found",
             CliError::Storage(_) => "storage",
             CliError::NotSetUp(_) => "not_set_up",
+            CliError::Network(_) => "network",
             CliError::Unexpected(_) => "unexpected",
         }
     }
@@ -67,6 +72,31 @@ impl From<StoreError> for CliError {
             | StoreError::DiskFull { .. }
             | StoreError::NewerSchema { .. }) => CliError::Storage(other.to_string()),
             other => CliError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+impl From<quartier_core::sync::SyncError> for CliError {
+    fn from(error: quartier_core::sync::SyncError) -> CliError {
+        use quartier_core::sync::SyncError;
+        match error {
+            SyncError::Store(store) => store.into(),
+            SyncError::NotRegistered | SyncError::Unauthorized => CliError::NotSetUp(error.to_string()),
+            SyncError::BadAddress(_) => CliError::Usage(error.to_string()),
+            SyncError::Server { status: 404, .. } => CliError::NotFound(error.to_string()),
+            SyncError::Server { ref code, ref message, status: 409 | 422 | 403 }
+                if code == "invitation_unusable" || code == "forbidden" =>
+            {
+                CliError::Refused(quartier_core::domain::Rejection::new(
+                    if code == "forbidden" {
+                        quartier_core::domain::Code::Forbidden
+                    } else {
+                        quartier_core::domain::Code::InvitationUnusable
+                    },
+                    message.clone(),
+                ))
+            }
+            other => CliError::Network(other.to_string()),
         }
     }
 }

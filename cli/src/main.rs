@@ -113,6 +113,25 @@ pub enum Command {
     },
     /// Your changes not yet sent to the server.
     Outbox,
+    /// Register this profile's device with a sync server (once).
+    Register {
+        /// The server's address, like https://sync.example.org (http:// only to this machine).
+        #[arg(long, env = "QUARTIER_SERVER")]
+        server: String,
+    },
+    /// Join a neighbourhood with the invitation code a neighbour gave you.
+    Join {
+        code: String,
+        /// Your name in the neighbourhood.
+        #[arg(long)]
+        name: String,
+    },
+    /// Send your changes and fetch the neighbourhood's: one round.
+    Sync {
+        /// Stop after this many seconds (what is done is kept; run again to finish).
+        #[arg(long, default_value_t = 60)]
+        budget: u64,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
 //! Profiles: one folder per person, so that several neighbours can be played from one terminal.
 //!
-//! `<home>/profiles/<name>/` holds the person's database (`quartier.db`, the same store the apps use)
-//! and `settings.json` (the neighbourhood they act in, their time zone, their notification settings).
+//! `<home>/profiles/<name>/` holds the person's database (`quartier.db`, the same store the apps use),
+//! `settings.json` (the server, the neighbourhood they act in, their time zone, their notification
+//! settings) and `secrets.json` (the server token, readable by its owner only).
 //! The home is `--home`, else `$QUARTIER_HOME`, else `~/.quartier`.
 
 use crate::error::{CliError, Result};
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct Settings {
     /// The neighbourhood commands act in when `--in` is not given.
     pub neighbourhood: Option<String>,
+    /// The sync server this profile is registered with.
+    pub server: Option<String>,
     pub utc_offset_minutes: i32,
     pub quiet_start_min: u16,
     pub quiet_end_min: u16,
@@ -24,6 +27,7 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             neighbourhood: None,
+            server: None,
             utc_offset_minutes: 0,
             quiet_start_min: 22 * 60,
             quiet_end_min: 8 * 60,
@@ -79,11 +83,16 @@ impl Profile {
     }
 
     /// Opens the profile's database, making its folder if needed.
-    pub fn open_store(&self) -> Result<Store> {
+    pub fn open_store(&self) -> Result<std::sync::Arc<Store>> {
         std::fs::create_dir_all(&self.dir).map_err(|e| {
             CliError::Storage(format!("cannot make the profile folder {}: {e}", self.dir.display()))
         })?;
-        Ok(Store::open(self.database_path(), StoreOptions::default())?)
+        Ok(std::sync::Arc::new(Store::open(self.database_path(), StoreOptions::default())?))
+    }
+
+    /// Where the profile keeps its secrets (the server token): a file only its owner can read.
+    pub fn secrets(&self) -> quartier_core::sync::FileSecretStore {
+        quartier_core::sync::FileSecretStore::new(self.dir.join("secrets.json"))
     }
 
     /// Saves the settings (atomically: written aside, then renamed over).

@@ -395,6 +395,40 @@ impl Out {
         )
     }
 
+    pub fn joined(&self, joined: &quartier_core::sync::protocol::JoinResponse) -> String {
+        let json = json!({ "neighbourhood_id": joined.neighbourhood_id, "neighbourhood_name": joined.neighbourhood_name });
+        self.pick(json, || format!("Welcome to {}! You now act in it.", joined.neighbourhood_name))
+    }
+
+    pub fn synced(
+        &self,
+        report: &quartier_core::sync::SyncReport,
+        status: &quartier_core::sync::SyncStatus,
+    ) -> String {
+        let rejected: Vec<Value> = report
+            .rejected
+            .iter()
+            .map(|r| json!({ "seq": r.seq, "name": r.name, "code": r.code, "message": r.message }))
+            .collect();
+        let json = json!({
+            "pushed": report.pushed,
+            "pulled": report.pulled,
+            "rejected": rejected,
+            "complete": report.complete,
+            "pending": status.pending,
+        });
+        self.pick(json, || {
+            let mut text = format!("Sent {} change(s), received {}.", report.pushed, report.pulled);
+            for r in &report.rejected {
+                text.push_str(&format!("\nRefused by the neighbourhood: {}", r.message));
+            }
+            if !report.complete {
+                text.push_str(&format!("\nNot finished ({} still to send): run sync again.", status.pending));
+            }
+            text
+        })
+    }
+
     pub fn outbox(&self, mutations: &[Mutation]) -> String {
         self.list(
             mutations,

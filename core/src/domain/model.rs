@@ -437,6 +437,22 @@ pub enum Entity {
 }
 
 impl Entity {
+    /// The stamp of the entity's last change.
+    pub fn updated(&self) -> Hlc {
+        match self {
+            Entity::Neighbourhood(e) => e.updated,
+            Entity::Member(e) => e.updated,
+            Entity::Invitation(e) => e.updated,
+            Entity::Favour(e) => e.updated,
+            Entity::Item(e) => e.updated,
+            Entity::Loan(e) => e.updated,
+            Entity::Stall(e) => e.updated,
+            Entity::Product(e) => e.updated,
+            Entity::Order(e) => e.updated,
+            Entity::Message(e) => e.updated,
+        }
+    }
+
     pub fn key(&self) -> EntityKey {
         let (nid, kind, id) = match self {
             Entity::Neighbourhood(e) => (&e.id, EntityKind::Neighbourhood, &e.id),

@@ -25,6 +25,7 @@ pub mod queries;
 pub mod rows;
 pub mod schema;
 pub mod search;
+mod sync_state;
 
 pub use error::StoreError;
 pub use inbox::{InboxEntry, InboxKind, NotifySettings};
@@ -35,6 +36,7 @@ pub use queries::{
     OrderFilter, OrderLineView, OrderView, Page, StallView,
 };
 pub use search::{SearchFilter, SearchHit};
+pub use sync_state::{AckReport, Rejected};
 
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, HlcClock, Mutation, Op};
 use error::Result;
@@ -252,21 +254,7 @@ impl Store {
                 },
             })?;
             rows::write_effects(&tx, &effects)?;
-            let json = serde_json::to_string(&mutation).map_err(StoreError::data("mutation"))?;
-            tx.prepare_cached(
-                "INSERT INTO outbox (seq, neighbourhood_id, name, hlc, mutation, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    i64::try_from(seq).unwrap_or(i64::MAX),
-                    neighbourhood_id,
-                    mutation.op.name(),
-                    mutation.hlc.to_string(),
-                    json,
-                    now
-                ])
-            })
-            .map_err(StoreError::sqlite("adding to the outbox"))?;
+            sync_state::append_to_outbox(&tx, &mutation, &effects, now)?;
             tx.commit().map_err(StoreError::sqlite("saving a change"))?;
             *clock = next_clock;
             Applied { mutation, effects }

@@ -83,8 +83,9 @@ pub enum Outcome {
     Rejected { code: Code, message: String },
 }
 
+// No `deny_unknown_fields` here: serde cannot combine it with `flatten` (it refuses the flattened
+// `status`, so no answer could be read).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MutationResult {
     pub seq: u64,
     #[serde(flatten)]

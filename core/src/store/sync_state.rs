@@ -1,0 +1,379 @@
+//! The device's side of sync, in the store: the outbox as the sync client sees it, the confirmed state
+//! pulled from the server (`base`), and the rebase that puts the pending mutations back on top of it.
+//!
+//! - [`Store::pending`] gives the oldest mutations to push; [`Store::acknowledge`] takes the server's
+//!   answers: applied ones leave the outbox; rejected ones leave it for the `rejected` table (the inbox
+//!   shows them with their reason) and their local effects are rolled back by a rebase.
+//! - [`Store::apply_pulled`] stores a page of confirmed changes and the cursor in one transaction, so an
+//!   interrupted pull resumes where it stopped. Entities no pending mutation touched are written to the
+//!   replica at once; the others wait for the rebase at the end of the pull.
+//! - Entities written by mutations the server has applied are reset to the confirmed state at the end of
+//!   the next pull (`settling`): the server may have settled them otherwise than the device guessed.
+//! - The rebase resets every entity a pending mutation touched to its confirmed state, then replays the
+//!   pending mutations in order with the same rules. A mutation the rules now refuse stays pending with no
+//!   local effect: the server has the last word, and its answer reaches the person either way.
+
+use super::error::{Result, StoreError};
+use super::rows::{self, SqlView};
+use super::{Store, TransactionBehavior};
+use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, HlcClock, Mutation};
+use crate::sync::protocol::{MutationResult, Outcome, PullResponse};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeSet;
+
+/// A mutation the server refused, as the inbox shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejected {
+    pub seq: u64,
+    pub name: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// What an acknowledgement did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AckReport {
+    pub applied: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+fn seq_sql(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// Appends a mutation to the outbox with the keys it wrote (called by `Store::mutate`).
+pub(super) fn append_to_outbox(conn: &Connection, m: &Mutation, effects: &[Effect], now: i64) -> Result<()> {
+    let json = serde_json::to_string(m).map_err(StoreError::data("mutation"))?;
+    let touched: BTreeSet<EntityKey> = effects.iter().map(Effect::key).collect();
+    let touched = serde_json::to_string(&touched).map_err(StoreError::data("outbox keys"))?;
+    conn.prepare_cached(
+        "INSERT INTO outbox (seq, neighbourhood_id, name, hlc, mutation, created_at, touched) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![seq_sql(m.seq), m.neighbourhood_id, m.op.name(), m.hlc.to_string(), json, now, touched])
+    })
+    .map_err(StoreError::sqlite("adding to the outbox"))?;
+    Ok(())
+}
+
+/// The keys every pending mutation touched.
+fn pending_keys(conn: &Connection) -> Result<BTreeSet<EntityKey>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT touched FROM outbox")
+        .map_err(StoreError::sqlite("reading the outbox"))?;
+    let rows = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(StoreError::sqlite("reading the outbox"))?;
+    let mut keys = BTreeSet::new();
+    for row in rows {
+        let text = row.map_err(StoreError::sqlite("reading the outbox"))?;
+        let touched: Vec<EntityKey> = serde_json::from_str(&text).map_err(StoreError::data("outbox keys"))?;
+        keys.extend(touched);
+    }
+    Ok(keys)
+}
+
+/// The entities of a neighbourhood written by mutations the server applied since the last pull.
+fn settling_keys(conn: &Connection, neighbourhood_id: &str) -> Result<BTreeSet<EntityKey>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT kind, id FROM settling WHERE neighbourhood_id = ?")
+        .map_err(StoreError::sqlite("reading the sync state"))?;
+    let rows = stmt
+        .query_map([neighbourhood_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .map_err(StoreError::sqlite("reading the sync state"))?;
+    let mut keys = BTreeSet::new();
+    for row in rows {
+        let (kind, id) = row.map_err(StoreError::sqlite("reading the sync state"))?;
+        if let Some(kind) = EntityKind::parse(&kind) {
+            keys.insert(EntityKey::new(neighbourhood_id, kind, &id));
+        }
+    }
+    Ok(keys)
+}
+
+fn base_get(conn: &Connection, key: &EntityKey) -> Result<Option<Entity>> {
+    let data: Option<String> = conn
+        .prepare_cached("SELECT data FROM base WHERE neighbourhood_id = ? AND kind = ? AND id = ?")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![key.neighbourhood_id, key.kind.as_str(), key.id], |row| row.get(0))
+                .optional()
+        })
+        .map_err(StoreError::sqlite("reading the confirmed state"))?;
+    data.map(|d| rows::parse(&d)).transpose()
+}
+
+/// Resets the given entities to their confirmed state, then replays every pending mutation in order.
+/// Returns the kinds it wrote.
+fn rebase(conn: &Connection, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<BTreeSet<EntityKind>> {
+    keys.extend(pending_keys(conn)?);
+    let mut kinds: BTreeSet<EntityKind> = keys.iter().map(|k| k.kind).collect();
+    for key in &keys {
+        match base_get(conn, key)? {
+            Some(entity) => rows::put(conn, &entity)?,
+            None => rows::delete(conn, key)?,
+        }
+    }
+    let pending: Vec<(i64, String)> = {
+        let mut stmt = conn
+            .prepare_cached("SELECT seq, mutation FROM outbox ORDER BY seq")
+            .map_err(StoreError::sqlite("reading the outbox"))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(StoreError::sqlite("reading the outbox"))?;
+        rows.collect::<Result<_, _>>().map_err(StoreError::sqlite("reading the outbox"))?
+    };
+    for (seq, json) in pending {
+        let m: Mutation = serde_json::from_str(&json).map_err(StoreError::data("outbox entry"))?;
+        let effects = match domain::apply(&SqlView(conn), &m, now) {
+            Ok(effects) => effects,
+            // The server will answer for it; until then it has no local effect.
+            Err(domain::ApplyError::Rejected(_)) => Vec::new(),
+            Err(domain::ApplyError::View(view)) => {
+                return Err(match view.0.downcast::<StoreError>() {
+                    Ok(store) => *store,
+                    Err(other) => StoreError::Invalid(other.to_string()),
+                });
+            }
+        };
+        rows::write_effects(conn, &effects)?;
+        kinds.extend(effects.iter().map(|e| e.key().kind));
+        let touched: BTreeSet<EntityKey> = effects.iter().map(Effect::key).collect();
+        let touched = serde_json::to_string(&touched).map_err(StoreError::data("outbox keys"))?;
+        conn.execute("UPDATE outbox SET touched = ? WHERE seq = ?", params![touched, seq])
+            .map_err(StoreError::sqlite("updating the outbox"))?;
+    }
+    Ok(kinds)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+        params![key, value],
+    )
+    .map_err(StoreError::sqlite("saving the sync state"))?;
+    Ok(())
+}
+
+impl Store {
+    /// The oldest mutations waiting to be pushed, at most `limit`, in sequence order.
+    pub fn pending(&self, limit: usize) -> Result<Vec<Mutation>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT mutation FROM outbox ORDER BY seq LIMIT ?")
+                .map_err(StoreError::sqlite("reading the outbox"))?;
+            let rows = stmt
+                .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get::<_, String>(0))
+                .map_err(StoreError::sqlite("reading the outbox"))?;
+            rows.map(|row| {
+                let json = row.map_err(StoreError::sqlite("reading the outbox"))?;
+                serde_json::from_str(&json).map_err(StoreError::data("outbox entry"))
+            })
+            .collect()
+        })
+    }
+
+    /// Takes the server's answers to a push, in one transaction: applied mutations leave the outbox,
+    /// rejected ones move to the `rejected` table with their reason, and their local effects are rolled
+    /// back. An answer for a mutation no longer in the outbox (a repeated answer) changes nothing.
+    pub fn acknowledge(&self, results: &[MutationResult]) -> Result<AckReport> {
+        let now = self.now_ms();
+        let (report, kinds) = self.write_tx("recording the server's answers", |conn, clock| {
+            let mut report = AckReport::default();
+            let mut rolled_back = BTreeSet::new();
+            let mut last_acked = 0_u64;
+            for result in results {
+                let row: Option<(String, String, String, String)> = conn
+                    .query_row(
+                        "SELECT neighbourhood_id, name, mutation, touched FROM outbox WHERE seq = ?",
+                        [seq_sql(result.seq)],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                    )
+                    .optional()
+                    .map_err(StoreError::sqlite("reading the outbox"))?;
+                let Some((nid, name, mutation, touched)) = row else { continue };
+                last_acked = last_acked.max(result.seq);
+                let keys: Vec<EntityKey> = serde_json::from_str(&touched).map_err(StoreError::data("outbox keys"))?;
+                match &result.outcome {
+                    Outcome::Applied => {
+                        report.applied += 1;
+                        for key in &keys {
+                            conn.prepare_cached("INSERT OR IGNORE INTO settling (neighbourhood_id, kind, id) VALUES (?, ?, ?)")
+                                .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id]))
+                                .map_err(StoreError::sqlite("recording the server's answers"))?;
+                        }
+                    }
+                    Outcome::Rejected { code, message } => {
+                        conn.execute(
+                            "INSERT OR REPLACE INTO rejected (seq, neighbourhood_id, name, mutation, code, message, rejected_at) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            params![seq_sql(result.seq), nid, name, mutation, code.as_str(), message, now],
+                        )
+                        .map_err(StoreError::sqlite("keeping a refused change"))?;
+                        rolled_back.extend(keys);
+                        report.rejected.push(Rejected {
+                            seq: result.seq,
+                            name,
+                            code: code.as_str().to_owned(),
+                            message: message.clone(),
+                        });
+                    }
+                }
+                conn.execute("DELETE FROM outbox WHERE seq = ?", [seq_sql(result.seq)])
+                    .map_err(StoreError::sqlite("updating the outbox"))?;
+            }
+            if last_acked > 0 {
+                // Numbers and stamps must go on after what left the outbox.
+                let known: u64 = super::meta(conn, "last_acked_seq")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+                set_meta(conn, "last_acked_seq", &known.max(last_acked).to_string())?;
+                set_meta(conn, "clock", &clock.last().to_string())?;
+            }
+            let kinds = if rolled_back.is_empty() { BTreeSet::new() } else { rebase(conn, rolled_back, now)? };
+            Ok((report, kinds))
+        })?;
+        self.notify(kinds);
+        Ok(report)
+    }
+
+    /// How far a neighbourhood has been pulled (0 if never).
+    pub fn sync_cursor(&self, neighbourhood_id: &str) -> Result<u64> {
+        self.read(|conn| {
+            let cursor: Option<i64> = conn
+                .query_row(
+                    "SELECT cursor FROM sync_cursors WHERE neighbourhood_id = ?",
+                    [neighbourhood_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(StoreError::sqlite("reading the sync cursor"))?;
+            Ok(cursor.map_or(0, |c| u64::try_from(c).unwrap_or(0)))
+        })
+    }
+
+    /// Starts following a neighbourhood this device has just joined (its first pull fetches it all).
+    pub fn follow(&self, neighbourhood_id: &str) -> Result<()> {
+        self.write_tx("following a neighbourhood", |conn, _| {
+            conn.execute(
+                "INSERT OR IGNORE INTO sync_cursors (neighbourhood_id, cursor, checkpoint) VALUES (?, 0, 0)",
+                [neighbourhood_id],
+            )
+            .map_err(StoreError::sqlite("following a neighbourhood"))?;
+            Ok(())
+        })
+    }
+
+    /// The neighbourhoods to pull: those the replica holds, and those joined but not pulled yet.
+    pub fn followed(&self) -> Result<Vec<String>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id FROM neighbourhoods UNION SELECT neighbourhood_id FROM sync_cursors \
+                     UNION SELECT DISTINCT neighbourhood_id FROM outbox ORDER BY 1",
+                )
+                .map_err(StoreError::sqlite("listing neighbourhoods"))?;
+            let rows =
+                stmt.query_map([], |row| row.get(0)).map_err(StoreError::sqlite("listing neighbourhoods"))?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::sqlite("listing neighbourhoods"))
+        })
+    }
+
+    /// Stores one page of a pull and its cursor in one transaction. When the page is the last one
+    /// (`more` is false) the pending mutations are rebased on the new confirmed state.
+    pub fn apply_pulled(&self, neighbourhood_id: &str, page: &PullResponse) -> Result<()> {
+        let now = self.now_ms();
+        let kinds = self.write_tx("saving pulled changes", |conn, clock| {
+            let pending = pending_keys(conn)?;
+            let mut kinds = BTreeSet::new();
+            let mut newest = Hlc::ZERO;
+            for change in &page.changes {
+                let key = change.effect.key();
+                if key.neighbourhood_id != neighbourhood_id {
+                    return Err(StoreError::Invalid(format!(
+                        "the server sent a change of neighbourhood {} in a pull of {neighbourhood_id}",
+                        key.neighbourhood_id
+                    )));
+                }
+                match &change.effect {
+                    Effect::Put { entity } => {
+                        newest = newest.max(entity.updated());
+                        let data = serde_json::to_string(entity).map_err(StoreError::data("entity"))?;
+                        conn.prepare_cached(
+                            "INSERT INTO base (neighbourhood_id, kind, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5) \
+                             ON CONFLICT (neighbourhood_id, kind, id) DO UPDATE SET version = ?4, data = ?5",
+                        )
+                        .and_then(|mut stmt| {
+                            stmt.execute(params![
+                                key.neighbourhood_id,
+                                key.kind.as_str(),
+                                key.id,
+                                seq_sql(change.version),
+                                data
+                            ])
+                        })
+                        .map_err(StoreError::sqlite("saving pulled changes"))?;
+                    }
+                    Effect::Delete { .. } => {
+                        conn.prepare_cached("DELETE FROM base WHERE neighbourhood_id = ? AND kind = ? AND id = ?")
+                            .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id]))
+                            .map_err(StoreError::sqlite("saving pulled changes"))?;
+                    }
+                }
+                if !pending.contains(&key) {
+                    rows::write_effects(conn, std::slice::from_ref(&change.effect))?;
+                    kinds.insert(key.kind);
+                }
+            }
+            conn.execute(
+                "INSERT INTO sync_cursors (neighbourhood_id, cursor, checkpoint, synced_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (neighbourhood_id) DO UPDATE SET cursor = ?2, checkpoint = ?3, synced_at = ?4",
+                params![neighbourhood_id, seq_sql(page.cursor), seq_sql(page.checkpoint), now],
+            )
+            .map_err(StoreError::sqlite("saving the sync cursor"))?;
+            clock.observe(newest);
+            set_meta(conn, "clock", &clock.last().to_string())?;
+            if !page.more {
+                let settled = settling_keys(conn, neighbourhood_id)?;
+                if !pending.is_empty() || !settled.is_empty() {
+                    kinds.extend(rebase(conn, settled, now)?);
+                }
+                conn.execute("DELETE FROM settling WHERE neighbourhood_id = ?", [neighbourhood_id])
+                    .map_err(StoreError::sqlite("saving pulled changes"))?;
+            }
+            Ok(kinds)
+        })?;
+        self.notify(kinds);
+        Ok(())
+    }
+
+    /// Everything the replica holds of a neighbourhood, in key order: for comparing replicas, and for
+    /// export.
+    pub fn replica(&self, neighbourhood_id: &str) -> Result<Vec<Entity>> {
+        self.read(|conn| {
+            let mut all = Vec::new();
+            for kind in EntityKind::ALL {
+                let sql = format!("SELECT data FROM {} WHERE neighbourhood_id = ?", rows::table_of(kind));
+                all.extend(rows::entities(conn, &sql, [neighbourhood_id])?);
+            }
+            all.sort_by_key(Entity::key);
+            Ok(all)
+        })
+    }
+
+    /// Runs `f` in one immediate transaction with the device's clock; commits on `Ok`, and keeps the
+    /// clock's progress only then.
+    fn write_tx<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Connection, &mut HlcClock) -> Result<T>,
+    ) -> Result<T> {
+        let mut inner = self.lock();
+        let super::Inner { conn, clock } = &mut *inner;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite(doing))?;
+        let mut next_clock = clock.clone();
+        let value = f(&tx, &mut next_clock)?;
+        tx.commit().map_err(StoreError::sqlite(doing))?;
+        *clock = next_clock;
+        Ok(value)
+    }
+}

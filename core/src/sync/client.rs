@@ -1,0 +1,431 @@
+//! The sync client: pushes the outbox, pulls the neighbourhoods' changes in pages, and lets the store
+//! rebase what is still pending on top.
+//!
+//! [`SyncClient::sync_once`] does one round within a time budget (the short background windows of iOS
+//! and Android); [`SyncClient::run`] keeps syncing on a timer, sooner after a local write, with backoff
+//! and jitter after failures, whatever the app does. Each step stores its progress before the next one
+//! starts, so a round cut short (budget, network, the process killed) loses nothing and the next round
+//! resumes where it stopped: a push is answered per mutation and retried safely (the server applies a
+//! mutation once), and a pull stores each page with its cursor.
+
+use super::protocol::*;
+use super::secrets::{SecretError, SecretStore};
+use crate::domain::EntityKind;
+use crate::store::{CommitListener, Rejected, Store, StoreError};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The secret-store key of the device's token.
+const TOKEN_KEY: &str = "quartier.server-token";
+/// The longest one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Mutations per push.
+const PUSH_BATCH: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server could not be reached, or did not answer in time: try again later.
+    #[error(
+        "the server cannot be reached ({0}); your changes are saved on this device and will be sent later"
+    )]
+    Offline(String),
+    /// The server refused the device's token.
+    #[error("the server does not know this device any more; register it again")]
+    Unauthorized,
+    /// The device has not registered with the server yet.
+    #[error("this device is not registered with a server yet; register it first")]
+    NotRegistered,
+    /// The server answered with an error.
+    #[error("the server refused: {message}")]
+    Server { status: u16, code: String, message: String },
+    /// The server's address is not acceptable.
+    #[error("{0}")]
+    BadAddress(String),
+    /// The server answered something this version of Quartier does not understand.
+    #[error("the server's answer could not be understood ({0}); update the app")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
+}
+
+impl SyncError {
+    /// Whether trying again later may help (the network, the server's load).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Offline(_) => true,
+            SyncError::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// What the apps show about sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Mutations saved on the device and not yet answered by the server.
+    pub pending: u64,
+    /// When a round last completed (Unix ms).
+    pub last_success_ms: Option<i64>,
+    /// Why the last round failed, if it did.
+    pub last_error: Option<String>,
+    pub syncing: bool,
+}
+
+/// What one round did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub rejected: Vec<Rejected>,
+    pub pulled: usize,
+    /// False when the budget ran out first: call again to finish.
+    pub complete: bool,
+}
+
+/// Told whenever the sync status changes.
+pub trait StatusListener: Send + Sync {
+    fn status_changed(&self, status: &SyncStatus);
+}
+
+/// Accepts `https://` anywhere and `http://` only to this machine (tests, a server on the same host).
+pub fn check_server_url(url: &str) -> Result<reqwest::Url, SyncError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        SyncError::BadAddress(format!(
+            "{url:?} is not a server address ({e}); write it like https://sync.example.org"
+        ))
+    })?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        "http" => Err(SyncError::BadAddress(format!(
+            "{url} is not encrypted: use https:// (plain http:// is only allowed to this machine)"
+        ))),
+        other => Err(SyncError::BadAddress(format!("{other}:// is not a server address; use https://"))),
+    }
+}
+
+/// Wakes the background loop after a local write.
+struct Waker(Arc<tokio::sync::Notify>);
+
+impl CommitListener for Waker {
+    fn committed(&self, _kinds: &BTreeSet<EntityKind>) {
+        self.0.notify_one();
+    }
+}
+
+pub struct SyncClient {
+    store: Arc<Store>,
+    http: reqwest::Client,
+    server: reqwest::Url,
+    secrets: Arc<dyn SecretStore>,
+    status: Mutex<SyncStatus>,
+    listeners: Mutex<Vec<Arc<dyn StatusListener>>>,
+    wake: Arc<tokio::sync::Notify>,
+    /// The store holds its listeners weakly: the client keeps this one alive.
+    _waker: Arc<dyn CommitListener>,
+    /// One round at a time.
+    round: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient").field("server", &self.server.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// Reads an HTTP answer: the body on success, a typed error otherwise.
+async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, SyncError> {
+    let status = response.status();
+    if status.is_success() {
+        return response.json().await.map_err(|e| {
+            if e.is_decode() { SyncError::Protocol(e.to_string()) } else { SyncError::Offline(e.to_string()) }
+        });
+    }
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(SyncError::Unauthorized);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let (code, message) = match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(body) => (body.error.code, body.error.message),
+        Err(_) => ("http".to_owned(), format!("HTTP {status}")),
+    };
+    Err(SyncError::Server { status: status.as_u16(), code, message })
+}
+
+fn offline(error: reqwest::Error) -> SyncError {
+    SyncError::Offline(error.without_url().to_string())
+}
+
+impl SyncClient {
+    /// A client of the server at `server_url` for this store, keeping its token in `secrets`.
+    pub fn new(
+        store: Arc<Store>,
+        server_url: &str,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Arc<SyncClient>, SyncError> {
+        let server = check_server_url(server_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("quartier/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(offline)?;
+        let pending = store.pending_count()?;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let waker: Arc<dyn CommitListener> = Arc::new(Waker(wake.clone()));
+        store.subscribe(Arc::downgrade(&waker));
+        Ok(Arc::new(SyncClient {
+            store,
+            http,
+            server,
+            secrets,
+            status: Mutex::new(SyncStatus { pending, ..SyncStatus::default() }),
+            listeners: Mutex::new(Vec::new()),
+            wake,
+            _waker: waker,
+            round: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn url(&self, path: &str) -> Result<reqwest::Url, SyncError> {
+        self.server.join(path).map_err(|e| SyncError::BadAddress(e.to_string()))
+    }
+
+    fn token(&self) -> Result<String, SyncError> {
+        self.secrets.get(TOKEN_KEY)?.ok_or(SyncError::NotRegistered)
+    }
+
+    pub fn is_registered(&self) -> Result<bool, SyncError> {
+        Ok(self.secrets.get(TOKEN_KEY)?.is_some())
+    }
+
+    /// Registers this device (and its person) with the server, once; the token goes to the secret store.
+    pub async fn register(&self) -> Result<(), SyncError> {
+        if self.is_registered()? {
+            return Ok(());
+        }
+        let identity = self.store.identity();
+        let request =
+            RegisterRequest { device_id: identity.device_id.clone(), person_id: identity.person_id.clone() };
+        let response =
+            self.http.post(self.url("/v1/register")?).json(&request).send().await.map_err(offline)?;
+        let registered: RegisterResponse = answer(response).await?;
+        self.secrets.set(TOKEN_KEY, &registered.token)?;
+        tracing::info!(device = %registered.device_id, "registered with the server");
+        Ok(())
+    }
+
+    /// Joins a neighbourhood with an invitation code, then fetches it.
+    pub async fn join(&self, code: &str, display_name: &str) -> Result<JoinResponse, SyncError> {
+        let request = JoinRequest { code: code.to_owned(), display_name: display_name.to_owned() };
+        let response = self
+            .http
+            .post(self.url("/v1/join")?)
+            .bearer_auth(self.token()?)
+            .json(&request)
+            .send()
+            .await
+            .map_err(offline)?;
+        let joined: JoinResponse = answer(response).await?;
+        self.store.follow(&joined.neighbourhood_id)?;
+        self.sync_once(REQUEST_TIMEOUT * 4).await?;
+        Ok(joined)
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn add_status_listener(&self, listener: Arc<dyn StatusListener>) {
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(listener);
+    }
+
+    fn update_status(&self, change: impl FnOnce(&mut SyncStatus)) {
+        let status = {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            change(&mut status);
+            status.clone()
+        };
+        let listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for listener in listeners {
+            listener.status_changed(&status);
+        }
+    }
+
+    /// One round: push everything pending, then pull every neighbourhood, within `budget`.
+    pub async fn sync_once(&self, budget: Duration) -> Result<SyncReport, SyncError> {
+        let _one_at_a_time = self.round.lock().await;
+        let deadline = Instant::now() + budget;
+        self.update_status(|s| s.syncing = true);
+        let result = self.round(deadline).await;
+        let pending = self.store.pending_count().unwrap_or(0);
+        let now = self.store.now_ms();
+        self.update_status(|s| {
+            s.syncing = false;
+            s.pending = pending;
+            match &result {
+                Ok(report) if report.complete => {
+                    s.last_success_ms = Some(now);
+                    s.last_error = None;
+                }
+                Ok(_) => {}
+                Err(e) => s.last_error = Some(e.to_string()),
+            }
+        });
+        result
+    }
+
+    async fn round(&self, deadline: Instant) -> Result<SyncReport, SyncError> {
+        let token = self.token()?;
+        let mut report = SyncReport::default();
+        // Push: the outbox in order, in batches; each answer is stored before the next batch goes.
+        loop {
+            let batch = self.store.pending(PUSH_BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Ok(report);
+            }
+            let request = PushRequest { mutations: batch };
+            let response = self
+                .http
+                .post(self.url("/v1/push")?)
+                .bearer_auth(&token)
+                .timeout(remaining(deadline))
+                .json(&request)
+                .send()
+                .await
+                .map_err(offline)?;
+            let answered: PushResponse = answer(response).await?;
+            if answered.results.is_empty() {
+                return Err(SyncError::Protocol("the server answered a push with no outcome".into()));
+            }
+            let ack = self.store.acknowledge(&answered.results)?;
+            report.pushed += ack.applied + ack.rejected.len();
+            report.rejected.extend(ack.rejected);
+        }
+        // Pull: each neighbourhood, page by page, each page stored with its cursor.
+        for neighbourhood in self.store.followed()? {
+            loop {
+                if Instant::now() >= deadline {
+                    return Ok(report);
+                }
+                let after = self.store.sync_cursor(&neighbourhood)?;
+                let mut url = self.url(&format!("/v1/neighbourhoods/{neighbourhood}/pull"))?;
+                url.query_pairs_mut().append_pair("after", &after.to_string());
+                let response = self
+                    .http
+                    .get(url)
+                    .bearer_auth(&token)
+                    .timeout(remaining(deadline))
+                    .send()
+                    .await
+                    .map_err(offline)?;
+                let page: PullResponse = match answer(response).await {
+                    Ok(page) => page,
+                    // A neighbourhood created offline that the server does not have yet, or one left.
+                    Err(SyncError::Server { status: 403 | 404, .. }) => break,
+                    Err(e) => return Err(e),
+                };
+                report.pulled += page.changes.len();
+                self.store.apply_pulled(&neighbourhood, &page)?;
+                if !page.more {
+                    break;
+                }
+            }
+        }
+        report.complete = true;
+        Ok(report)
+    }
+
+    /// Keeps syncing until `shutdown` resolves: every `interval`, sooner after a local write, and after
+    /// a failure again with exponential backoff (up to `max_backoff`) and jitter, so that a thousand
+    /// devices coming back online do not all knock at once.
+    pub async fn run(
+        self: Arc<Self>,
+        interval: Duration,
+        max_backoff: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut failures: u32 = 0;
+        loop {
+            let wait = match self.sync_once(interval.max(Duration::from_secs(5))).await {
+                Ok(report) if report.complete => {
+                    failures = 0;
+                    interval
+                }
+                Ok(_) => Duration::ZERO,
+                Err(e) if e.is_transient() => {
+                    failures = failures.saturating_add(1);
+                    tracing::info!(error = %e, failures, "sync failed; trying again later");
+                    backoff(failures, max_backoff)
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, "sync failed");
+                    backoff(failures, max_backoff).max(interval)
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(wait) => {}
+                // A local write: push it soon, but not before a failure's backoff is over.
+                () = self.wake.notified(), if failures == 0 => {}
+            }
+        }
+    }
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(100), REQUEST_TIMEOUT)
+}
+
+/// The wait after `failures` failures in a row: doubling from one second, capped, with ±50% jitter.
+pub fn backoff(failures: u32, max: Duration) -> Duration {
+    let base = Duration::from_secs(1).saturating_mul(1_u32 << failures.min(16).saturating_sub(1)).min(max);
+    let jitter = f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 255.0; // 0..=1
+    base.mul_f64(0.5 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        assert!(check_server_url("https://sync.example.org").is_ok());
+        assert!(check_server_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_server_url("http://localhost:8080").is_ok());
+        assert!(check_server_url("http://[::1]:8080").is_ok());
+        let err = check_server_url("http://sync.example.org").unwrap_err();
+        assert!(err.to_string().contains("not encrypted"), "{err}");
+        assert!(check_server_url("ftp://example.org").is_err());
+        assert!(check_server_url("not a url").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let max = Duration::from_secs(300);
+        for failures in 1..40 {
+            let wait = backoff(failures, max);
+            let base = Duration::from_secs(1 << (failures - 1).min(15)).min(max);
+            assert!(wait >= base.mul_f64(0.5) && wait <= base.mul_f64(1.5), "{failures}: {wait:?}");
+        }
+        let samples: BTreeSet<Duration> = (0..20).map(|_| backoff(3, max)).collect();
+        assert!(samples.len() > 1, "jitter spreads the retries");
+    }
+}

@@ -1,0 +1,119 @@
+//! quartier-server: the sync server of Quartier.
+//!
+//! Devices push their mutations, which the server applies once each with the same rules the devices
+//! ran (`quartier_core::domain`), and pull the confirmed changes of their neighbourhoods in pages. The
+//! wire protocol is `quartier_core::sync::protocol`, shared with the device's client.
+//!
+//! Layout, from the edge inwards:
+//! - `main.rs`: the command line (`quartier-server serve`);
+//! - [`run`]: serves a [`Server`] on an already-bound listener until a shutdown future resolves, so
+//!   that tests bind `127.0.0.1:0` and talk to a real server;
+//! - `http/`: routes, extractors, the middleware (limits, compression, metrics, rate limits);
+//! - [`sync`]: the calls of the protocol, generic over the storage backend and free of HTTP;
+//! - [`storage`]: the [`Backend`](storage::Backend) and [`Tx`](storage::Tx) traits, and SQLite;
+//! - [`error`], [`metrics`], [`rate_limit`], [`clock`], [`config`].
+
+pub mod clock;
+pub mod config;
+pub mod error;
+mod http;
+pub mod metrics;
+pub mod rate_limit;
+pub mod storage;
+pub mod sync;
+
+pub use config::Config;
+pub use storage::sqlite::SqliteBackend;
+
+use clock::Clock;
+use error::Error;
+use metrics::Metrics;
+use rate_limit::Limiter;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use storage::Backend;
+use tokio::net::TcpListener;
+
+/// Everything a call needs, shared by all of them: the database, the settings, the clock, the metrics
+/// and the rate limits. Cheap to clone.
+#[derive(Debug)]
+pub struct Server<B> {
+    inner: Arc<Inner<B>>,
+}
+
+impl<B> Clone for Server<B> {
+    fn clone(&self) -> Server<B> {
+        Server { inner: Arc::clone(&self.inner) }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner<B> {
+    pub(crate) backend: B,
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    pub(crate) metrics: Metrics,
+    pub(crate) register_limit: Limiter,
+    pub(crate) join_limit: Limiter,
+}
+
+impl<B: Backend> Server<B> {
+    pub fn new(backend: B, config: Config) -> Server<B> {
+        let inner = Inner {
+            backend,
+            clock: Clock::new(config.now),
+            metrics: Metrics::new(),
+            register_limit: Limiter::new(config.onboarding_limit),
+            join_limit: Limiter::new(config.onboarding_limit),
+            config,
+        };
+        Server { inner: Arc::new(inner) }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.inner.backend
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Runs blocking work (transactions) on the blocking pool, off the threads that serve requests.
+    pub(crate) async fn blocking<R, F>(&self, work: F) -> Result<R, Error>
+    where
+        F: FnOnce(&Inner<B>) -> Result<R, Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner)).await.map_err(|e| Error::Task(e.to_string()))?
+    }
+}
+
+/// Serves `server` on `listener` until `shutdown` resolves, then lets the calls under way finish.
+pub async fn run<B: Backend>(
+    listener: TcpListener,
+    server: Server<B>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = http::router(server.clone());
+    // Rate-limit tables forget the addresses that have been quiet, once a minute.
+    let janitor = tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            server.inner.register_limit.forget_idle();
+            server.inner.join_limit.forget_idle();
+        }
+    });
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    janitor.abort();
+    served
+}

@@ -1,0 +1,191 @@
+//! Storage: the server's database, behind two small traits so that the sync logic never knows which
+//! database it runs on.
+//!
+//! A [`Backend`] runs transactions; a [`Tx`] is one transaction with the primitive operations the sync
+//! logic is made of (lock a neighbourhood and read its version, get/put/delete an entity at a version,
+//! the rules' queries, devices, outcomes, invitation codes). The logic in `sync/` is generic over the
+//! backend, so a second backend changes nothing there. Which fields of an entity the queries filter on,
+//! and who may read it, is decided once for every backend in [`index`].
+//!
+//! SQLite (`sqlite/`) is the backend today. To add PostgreSQL: a `postgres/` module with a connection
+//! pool, the same tables (every per-neighbourhood table keyed by `neighbourhood_id` first, so that Citus
+//! can shard by it), `write` as `BEGIN … COMMIT` (rolled back on `Err`), `lock_device` and
+//! `lock_neighbourhood` as `SELECT … FOR UPDATE` (plus `pg_advisory_xact_lock` on the id, so that a
+//! neighbourhood that does not exist yet is locked too), and a `RefCell` around the driver's
+//! transaction, since [`Tx`] methods take `&self`. Then run `tests/` against it: the tests build their
+//! server from a backend.
+
+pub mod index;
+pub mod sqlite;
+
+use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
+use quartier_core::sync::protocol::{Change, Outcome};
+
+/// The database failed, or holds something the server cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database file cannot be opened or created.
+    #[error(
+        "the database file {path} cannot be opened ({detail}); check that its folder exists and is writable by this user"
+    )]
+    Open { path: String, detail: String },
+
+    /// The database was written by a newer server.
+    #[error(
+        "the database has schema version {found} but this quartier-server knows versions up to {supported}; run a newer quartier-server"
+    )]
+    NewerSchema { found: u32, supported: u32 },
+
+    /// Any failure of the database while doing something.
+    #[error("the database failed while {context}: {source}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A stored row could not be read back.
+    #[error("a stored {what} could not be read ({detail}); the database may have been edited by hand")]
+    Data { what: &'static str, detail: String },
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A registered device, as its token identifies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub device_id: String,
+    /// The person it acts for: their member id in every neighbourhood.
+    pub person_id: String,
+}
+
+/// A device to register. `token_hash` is the SHA-256 of its token, in hex: the token itself is never
+/// stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewDevice<'a> {
+    pub device_id: &'a str,
+    pub person_id: &'a str,
+    pub token_hash: &'a str,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for NewDevice<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDevice")
+            .field("device_id", &self.device_id)
+            .field("person_id", &self.person_id)
+            .field("token_hash", &"<hash>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// Where a stored invitation code leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvitationRef {
+    pub neighbourhood_id: String,
+    pub invitation_id: String,
+}
+
+/// Runs transactions on the server's database.
+pub trait Backend: Send + Sync + 'static {
+    /// Runs `work` in a transaction that may write: committed if `work` returns `Ok`, rolled back if it
+    /// returns `Err`. Blocking: call it from `spawn_blocking`.
+    fn write<R, E>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StorageError>;
+
+    /// Runs `work` in a read-only transaction: everything it reads is one consistent snapshot, and
+    /// writes fail. Blocking: call it from `spawn_blocking`.
+    fn read<R, E>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StorageError>;
+
+    /// Checks that the database answers (for `/health`).
+    fn health(&self) -> Result<()>;
+}
+
+/// One transaction, with the primitives the sync logic is made of.
+///
+/// Entity reads see live entities only: a tombstone (an entity deleted at some version, kept so that
+/// pulls propagate the deletion) is invisible to [`Tx::get`] and to the rules' queries. Lists come in
+/// id order, like the reference `MemoryState`, so that the rules produce the same effects everywhere.
+pub trait Tx {
+    // Devices.
+
+    /// Whether a device with this id is registered.
+    fn device_exists(&self, device_id: &str) -> Result<bool>;
+    /// Whether any device acts for this person.
+    fn person_exists(&self, person_id: &str) -> Result<bool>;
+    fn insert_device(&self, device: &NewDevice<'_>) -> Result<()>;
+    fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
+    /// The last sequence number answered for a device, its row locked until the transaction ends so
+    /// that two pushes of one device are answered one after the other. `None` if there is no device.
+    fn lock_device(&self, device_id: &str) -> Result<Option<u64>>;
+    fn set_last_seq(&self, device_id: &str, seq: u64) -> Result<()>;
+    /// Remembers the answer to a device's mutation, to give it again if the mutation comes again.
+    fn record_outcome(
+        &self,
+        device_id: &str,
+        seq: u64,
+        neighbourhood_id: &str,
+        outcome: &Outcome,
+    ) -> Result<()>;
+    fn outcome(&self, device_id: &str, seq: u64) -> Result<Option<Outcome>>;
+
+    // Neighbourhoods and their change counter.
+
+    /// The neighbourhood's current version, with the neighbourhood locked until the transaction ends:
+    /// writers of one neighbourhood are serialised, so its versions commit in order and a pull cursor
+    /// never skips a change that commits late. `None` for a neighbourhood that does not exist yet (which
+    /// must be locked all the same, so that two creations of one id do not race).
+    fn lock_neighbourhood(&self, neighbourhood_id: &str) -> Result<Option<u64>>;
+    /// The neighbourhood's current version, without a lock; `None` if it does not exist.
+    fn neighbourhood_version(&self, neighbourhood_id: &str) -> Result<Option<u64>>;
+    /// Sets the neighbourhood's version, creating the neighbourhood if needed.
+    fn set_neighbourhood_version(&self, neighbourhood_id: &str, version: u64) -> Result<()>;
+
+    // Entities.
+
+    /// The live entity with this key.
+    fn get(&self, key: &EntityKey) -> Result<Option<Entity>>;
+    /// Writes an entity (insert or replace, bringing a tombstone back to life) at `version`, with the
+    /// columns of [`index::index_of`].
+    fn put(&self, entity: &Entity, version: u64) -> Result<()>;
+    /// Turns a live entity into a tombstone at `version`; nothing if there is no live entity.
+    fn delete(&self, key: &EntityKey, version: u64) -> Result<()>;
+    /// The first `limit` changes after version `after` that `reader` may read, in version order.
+    fn changes_after(
+        &self,
+        neighbourhood_id: &str,
+        after: u64,
+        reader: &str,
+        limit: u32,
+    ) -> Result<Vec<Change>>;
+    /// Every change at exactly `version` that `reader` may read.
+    fn changes_at(&self, neighbourhood_id: &str, version: u64, reader: &str) -> Result<Vec<Change>>;
+    /// Whether there is a change after version `after` that `reader` may read.
+    fn has_changes_after(&self, neighbourhood_id: &str, after: u64, reader: &str) -> Result<bool>;
+
+    // The rules' queries (see `quartier_core::domain::StateView`).
+
+    fn open_loans_of_item(&self, neighbourhood_id: &str, item_id: &str) -> Result<Vec<Loan>>;
+    fn open_orders_of_stall(&self, neighbourhood_id: &str, stall_id: &str) -> Result<Vec<Order>>;
+    fn favours_taken_up_by(&self, neighbourhood_id: &str, member_id: &str) -> Result<Vec<Favour>>;
+    /// Sorted like `EntityKey`s sort.
+    fn keys_of_member(&self, neighbourhood_id: &str, member_id: &str) -> Result<Vec<EntityKey>>;
+
+    // Invitation codes: how `/v1/join` finds an invitation from the code a newcomer types.
+
+    /// Files an invitation under the hash of its code. If another invitation has the same hash (two
+    /// invitations made with one code), the first one keeps it.
+    fn index_invitation_code(
+        &self,
+        code_hash: &str,
+        neighbourhood_id: &str,
+        invitation_id: &str,
+    ) -> Result<()>;
+    /// Forgets the code of a deleted invitation.
+    fn unindex_invitation(&self, neighbourhood_id: &str, invitation_id: &str) -> Result<()>;
+    fn invitation_by_code_hash(&self, code_hash: &str) -> Result<Option<InvitationRef>>;
+}

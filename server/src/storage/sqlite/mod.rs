@@ -1,0 +1,159 @@
+//! The SQLite backend: one file, `quartier-server.db`, for hosts who run the server on one machine.
+//!
+//! One writer connection behind a mutex: SQLite serialises writers anyway, and holding the mutex for
+//! the whole transaction also serialises the writers of a neighbourhood, as [`Tx::lock_neighbourhood`]
+//! asks. Reads (authentication, pulls) take a connection of their own from a small pool and see one
+//! snapshot for their whole transaction; in WAL mode they never wait for the writer.
+//!
+//! Durability: WAL with `synchronous=FULL`, so an answered push survives a power loss. The queries are
+//! in `tx.rs`, the schema in `schema.rs`; connection settings are in `configure`.
+
+mod schema;
+mod tx;
+
+use super::{Backend, StorageError, Tx};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tx::SqliteTx;
+
+pub use schema::CURRENT_VERSION;
+
+/// The name of the database file in the data folder.
+pub const FILE_NAME: &str = "quartier-server.db";
+
+/// How long a statement waits for a lock held by another process before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+#[derive(Debug)]
+pub struct SqliteBackend {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// Wraps a SQLite error with what the server was doing.
+pub(crate) fn sqlite_error(context: &'static str) -> impl Fn(rusqlite::Error) -> StorageError {
+    move |source| StorageError::Database { context, source: Box::new(source) }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while the lock was held rolled its transaction back (a dropped transaction rolls back),
+    // so the connection is still good to use.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteBackend {
+    /// Opens (creating it if needed) the database file at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteBackend, StorageError> {
+        let shown = path.display().to_string();
+        let open_error = |source: rusqlite::Error| StorageError::Open {
+            path: shown.clone(),
+            detail: match source.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::CannotOpen) => String::from("unable to open or create the file"),
+                _ => source.to_string(),
+            },
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let mut writer = Connection::open_with_flags(path, flags).map_err(open_error)?;
+        configure(&writer).map_err(open_error)?;
+        // The journal mode is a property of the file: set once, by the writer.
+        let mode: String =
+            writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(open_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StorageError::Open {
+                path: shown,
+                detail: format!("the database cannot use write-ahead logging (journal mode {mode})"),
+            });
+        }
+        schema::upgrade_to(&mut writer, schema::CURRENT_VERSION).map_err(|e| match e {
+            StorageError::Database { source, .. } => {
+                StorageError::Open { path: shown.clone(), detail: source.to_string() }
+            }
+            other => other,
+        })?;
+        Ok(SqliteBackend {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> Result<Connection, StorageError> {
+        if let Some(conn) = lock(&self.readers).pop() {
+            return Ok(conn);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)
+            .map_err(sqlite_error("opening a read connection"))?;
+        configure(&conn).map_err(sqlite_error("opening a read connection"))?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut readers = lock(&self.readers);
+        if readers.len() < MAX_IDLE_READERS {
+            readers.push(conn);
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Backend for SqliteBackend {
+    fn write<R, E>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite_error("starting a transaction"))?;
+        // On `Err` the transaction is dropped, which rolls it back.
+        let result = work(&SqliteTx::new(&tx))?;
+        tx.commit().map_err(sqlite_error("committing a transaction"))?;
+        Ok(result)
+    }
+
+    fn read<R, E>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut conn = self.reader()?;
+        let result = {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(sqlite_error("starting a read"))?;
+            let result = work(&SqliteTx::new(&tx));
+            // Nothing was written: ending the transaction either way only releases the snapshot.
+            drop(tx);
+            result
+        };
+        self.give_back(conn);
+        result
+    }
+
+    fn health(&self) -> Result<(), StorageError> {
+        let conn = self.reader()?;
+        conn.query_row("SELECT count(*) FROM neighbourhoods", [], |row| row.get::<_, i64>(0))
+            .map_err(sqlite_error("checking the database"))?;
+        self.give_back(conn);
+        Ok(())
+    }
+}

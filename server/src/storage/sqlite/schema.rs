@@ -1,0 +1,64 @@
+//! The server's SQLite schema and its forward-only migrations, like the device's.
+//!
+//! The schema is the list of numbered SQL files in `migrations/`; `PRAGMA user_version` says how many
+//! have run. Opening the database runs the missing ones in one transaction. A database written by a
+//! newer server is refused rather than guessed at.
+//!
+//! To change the schema: add `migrations/NNN_what.sql` and a line to [`MIGRATIONS`]; never edit a file
+//! that has shipped. Add a test below that builds a database at the older version with data in it and
+//! checks the data after migrating.
+
+use super::sqlite_error;
+use crate::storage::StorageError;
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The migrations, in order: entry `i` upgrades a database from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+
+/// The version a fresh database gets.
+pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
+
+pub fn version(conn: &Connection) -> Result<u32, StorageError> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(sqlite_error("reading the schema version"))
+}
+
+/// Brings the database up to `target` (normally [`CURRENT_VERSION`]); tests stop at older versions.
+pub fn upgrade_to(conn: &mut Connection, target: u32) -> Result<(), StorageError> {
+    let found = version(conn)?;
+    if found > CURRENT_VERSION {
+        return Err(StorageError::NewerSchema { found, supported: CURRENT_VERSION });
+    }
+    if found >= target {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sqlite_error("starting the schema upgrade"))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
+        tracing::info!(from = index, to = index + 1, "migrating the server database");
+        tx.execute_batch(sql).map_err(sqlite_error("upgrading the schema"))?;
+    }
+    tx.pragma_update(None, "user_version", target).map_err(sqlite_error("recording the schema version"))?;
+    tx.commit().map_err(sqlite_error("committing the schema upgrade"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_database_gets_every_migration_and_a_newer_one_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
+        assert_eq!(version(&conn).unwrap(), CURRENT_VERSION);
+        // Running again changes nothing.
+        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
+        assert_eq!(version(&conn).unwrap(), CURRENT_VERSION);
+
+        conn.pragma_update(None, "user_version", CURRENT_VERSION + 1).unwrap();
+        let error = upgrade_to(&mut conn, CURRENT_VERSION).unwrap_err();
+        assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
+        assert!(error.to_string().contains("newer quartier-server"), "{error}");
+    }
+}

@@ -1,0 +1,93 @@
+//! Devices: registering one (a new device of a new person) and knowing it again by its token.
+//!
+//! A token is 32 random bytes in hex, given to the device once; the server keeps only its SHA-256, so
+//! a copy of the database lets no one act as a device. Tokens are never logged.
+//!
+//! Linking a second device to a person (with a code from a registered device) is not offered yet; it
+//! would be a second function here.
+
+use crate::error::Error;
+use crate::storage::{Backend, Device, NewDevice};
+use quartier_core::domain::validate;
+use quartier_core::sync::protocol::{RegisterRequest, RegisterResponse};
+use sha2::{Digest, Sha256};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh token from the operating system's random source.
+pub fn new_token() -> Result<String, Error> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Bug(format!("the operating system gave no random bytes for a token: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+/// What the server stores of a token: its SHA-256, in hex.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Registers a new device of a new person and gives its token, once.
+pub fn register<B: Backend>(
+    backend: &B,
+    request: &RegisterRequest,
+    now_ms: i64,
+) -> Result<RegisterResponse, Error> {
+    for (field, id) in [("device", &request.device_id), ("person", &request.person_id)] {
+        validate::new_id(field, id).map_err(|rejection| Error::BadRequest(rejection.message))?;
+    }
+    let token = new_token()?;
+    let hash = token_hash(&token);
+    backend.write(|tx| {
+        if tx.device_exists(&request.device_id)? {
+            return Err(Error::Conflict(format!(
+                "The device {} is registered already; a device registers once and keeps its token.",
+                request.device_id
+            )));
+        }
+        if tx.person_exists(&request.person_id)? {
+            return Err(Error::Conflict(format!(
+                "The person {} has a registered device already; registering another device of the same person is not offered yet.",
+                request.person_id
+            )));
+        }
+        tx.insert_device(&NewDevice {
+            device_id: &request.device_id,
+            person_id: &request.person_id,
+            token_hash: &hash,
+            created_at: now_ms,
+        })?;
+        Ok(())
+    })?;
+    tracing::info!(device_id = %request.device_id, person_id = %request.person_id, "device registered");
+    Ok(RegisterResponse { device_id: request.device_id.clone(), person_id: request.person_id.clone(), token })
+}
+
+/// The device a bearer token belongs to.
+pub fn authenticate<B: Backend>(backend: &B, token: &str) -> Result<Device, Error> {
+    let hash = token_hash(token);
+    backend.read(|tx| tx.device_by_token_hash(&hash).map_err(Error::from))?.ok_or_else(|| {
+        Error::Unauthorized(String::from(
+            "The server does not know this token; register the device again to get a new one.",
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_32_random_bytes_in_hex_and_hashes_hide_them() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        let hash = token_hash(&a);
+        assert_eq!(hash.len(), 64);
+        assert_ne!(hash, a);
+        assert_eq!(hash, token_hash(&a));
+    }
+}

@@ -1,0 +1,150 @@
+//! Push: a device's mutations, each applied once, in its sequence order, with one outcome each.
+//!
+//! Before anything is applied, every mutation of the request must be the device's own: its
+//! `device_id` and `author` are the token's device and person, or the whole request is refused
+//! (`forbidden`), so that a forged author or device never gets through. Then, in order, against the
+//! device's last answered sequence number `last`:
+//! - `seq <= last`: a mutation pushed again; its first outcome is answered again and nothing is applied;
+//! - `seq == last + 1`: applied in one transaction with its outcome and the device's new `last`. A
+//!   rejection is recorded and answered the same way: it is never retried, and it does not block the
+//!   mutations behind it;
+//! - `seq > last + 1`: a gap. The push stops there: what came before it is applied and recorded, and
+//!   the call answers `409 conflict` naming the expected seq (the device pushes again from there and
+//!   gets the earlier outcomes again).
+//!
+//! A removed or departed member's mutations are refused by the rules themselves (`not_member`).
+
+use super::apply::apply_in;
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::storage::{Backend, Device};
+use quartier_core::domain::Mutation;
+use quartier_core::sync::protocol::{MAX_PUSH_MUTATIONS, MutationResult, Outcome};
+
+/// What a push did, for the answer and the metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    /// One per mutation answered, in the request's order.
+    pub results: Vec<MutationResult>,
+    pub applied: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    /// Where the push stopped at a gap in the device's sequence numbers.
+    pub gap: Option<Gap>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// The sequence number the server expects next.
+    pub expected: u64,
+    /// The one the push carried instead.
+    pub found: u64,
+}
+
+impl Gap {
+    pub fn into_error(self) -> Error {
+        Error::Conflict(format!(
+            "This device's mutations must come without gaps: the server expects seq {} next, but the push went on with seq {}. \
+             The mutations before it were answered (pushing them again answers them again); push the outbox from seq {}.",
+            self.expected, self.found, self.expected
+        ))
+    }
+}
+
+/// Refuses a push that is too long, or that carries a mutation that is not the device's own.
+pub fn check(device: &Device, mutations: &[Mutation]) -> Result<(), Error> {
+    if mutations.len() > MAX_PUSH_MUTATIONS {
+        return Err(Error::TooLarge(format!(
+            "A push carries at most {MAX_PUSH_MUTATIONS} mutations, and this one has {}; push the rest in another call.",
+            mutations.len()
+        )));
+    }
+    for m in mutations {
+        if m.device_id != device.device_id {
+            return Err(Error::Forbidden(format!(
+                "Mutation seq {} names device {}, but this token belongs to device {}; a device pushes only its own mutations.",
+                m.seq, m.device_id, device.device_id
+            )));
+        }
+        if m.author != device.person_id {
+            return Err(Error::Forbidden(format!(
+                "Mutation seq {} names author {}, but this device acts for {}; a device pushes only its person's mutations.",
+                m.seq, m.author, device.person_id
+            )));
+        }
+        if m.seq == 0 {
+            return Err(Error::BadRequest(String::from(
+                "A mutation's seq starts at 1 on each device; seq 0 is not a pushed mutation.",
+            )));
+        }
+    }
+    Ok(())
+}
+
+enum Step {
+    Answered(Outcome, Kind),
+    Gap(Gap),
+}
+
+enum Kind {
+    Applied,
+    Rejected,
+    Duplicate,
+}
+
+/// Applies a device's mutations (see the module documentation).
+pub fn push<B: Backend>(
+    backend: &B,
+    clock: &Clock,
+    device: &Device,
+    mutations: &[Mutation],
+) -> Result<PushReport, Error> {
+    check(device, mutations)?;
+    let mut report = PushReport::default();
+    for m in mutations {
+        let step = backend.write(|tx| {
+            let last = tx.lock_device(&device.device_id)?.ok_or_else(|| {
+                Error::Unauthorized(String::from("This device is no longer registered; register it again."))
+            })?;
+            if m.seq <= last {
+                let outcome = tx.outcome(&device.device_id, m.seq)?.ok_or_else(|| {
+                    Error::Bug(format!(
+                        "device {} answered up to seq {last} but has no outcome for seq {}",
+                        device.device_id, m.seq
+                    ))
+                })?;
+                return Ok(Step::Answered(outcome, Kind::Duplicate));
+            }
+            if m.seq > last + 1 {
+                return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
+            }
+            let (outcome, kind) = match apply_in(tx, m, clock.now_ms())? {
+                Ok(()) => (Outcome::Applied, Kind::Applied),
+                Err(rejection) => {
+                    (Outcome::Rejected { code: rejection.code, message: rejection.message }, Kind::Rejected)
+                }
+            };
+            tx.record_outcome(&device.device_id, m.seq, &m.neighbourhood_id, &outcome)?;
+            tx.set_last_seq(&device.device_id, m.seq)?;
+            Ok::<_, Error>(Step::Answered(outcome, kind))
+        })?;
+        match step {
+            Step::Answered(outcome, kind) => {
+                match kind {
+                    Kind::Applied => {
+                        report.applied += 1;
+                        clock.observe(m.hlc);
+                    }
+                    Kind::Rejected => report.rejected += 1,
+                    Kind::Duplicate => report.duplicates += 1,
+                }
+                report.results.push(MutationResult { seq: m.seq, outcome });
+            }
+            Step::Gap(gap) => {
+                report.gap = Some(gap);
+                break;
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,148 @@
+//! Starting and stopping: `run` ends on its shutdown future; the binary starts, serves and stops on
+//! SIGTERM, and a start-up failure is one sentence on stderr with a non-zero exit code.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_quartier-server");
+
+#[tokio::test]
+async fn graceful_shutdown_ends_run() {
+    let server = TestServer::start().await;
+    let url = server.url("/health");
+    assert_eq!(server.http.get(&url).send().await.unwrap().status(), StatusCode::OK);
+    let http = server.http.clone();
+    server.stop().await.expect("run ends cleanly");
+    // Nothing listens any more.
+    assert!(http.get(&url).send().await.is_err());
+}
+
+/// Runs the binary to its end; gives its exit code and stderr.
+fn run_binary(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env_remove("QUARTIER_DATABASE")
+        .env_remove("QUARTIER_DATA")
+        .env_remove("QUARTIER_LISTEN")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// One line, `quartier-server: <sentence>`.
+fn one_sentence(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {stderr}");
+    lines[0].strip_prefix("quartier-server: ").unwrap_or_else(|| panic!("{stderr}"))
+}
+
+#[test]
+fn postgresql_is_refused_clearly_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, stderr) = run_binary(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        "postgres://quartier:hunter2@db.example/quartier",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let sentence = one_sentence(&stderr);
+    assert!(sentence.contains("PostgreSQL support is not built yet"), "{sentence}");
+    assert!(!stderr.contains("hunter2"), "the password was shown: {stderr}");
+    assert!(!data.exists(), "nothing was created");
+
+    let (code, stderr) = run_binary(&["serve", "--listen", "127.0.0.1:0", "--database", "mysql://x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(one_sentence(&stderr).contains("\"mysql\""), "{stderr}");
+}
+
+#[test]
+fn a_taken_port_is_one_clear_sentence() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run_binary(&["serve", "--data", dir.path().to_str().unwrap(), "--listen", &address]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let sentence = one_sentence(&stderr);
+    assert!(sentence.contains(&address) && sentence.contains("already in use"), "{sentence}");
+}
+
+#[test]
+fn a_data_folder_that_cannot_be_made_is_one_clear_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let data = file.join("data");
+    let (code, stderr) = run_binary(&["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let sentence = one_sentence(&stderr);
+    assert!(sentence.contains("cannot create the data folder") && sentence.contains("--data"), "{sentence}");
+
+    // A database file that is not a database.
+    let data = dir.path().join("broken");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("quartier-server.db"), vec![7_u8; 8192]).unwrap();
+    let (code, stderr) = run_binary(&["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(one_sentence(&stderr).contains("quartier-server.db"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_binary_serves_until_sigterm_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("QUARTIER_DATA", &data)
+        .env_remove("QUARTIER_DATABASE")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The log says where it listens.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let started = Instant::now();
+    let url = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the server stopped before listening");
+        if let Some(at) = line.find("listening on http://") {
+            let rest = &line[at + "listening on ".len()..];
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no 'listening' line");
+    };
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{url}/health")).send().await.unwrap().status(), StatusCode::OK);
+    let registered = http
+        .post(format!("{url}/v1/register"))
+        .json(&quartier_core::sync::protocol::RegisterRequest {
+            device_id: "d1".into(),
+            person_id: "p1".into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a clean stop on SIGTERM");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest}");
+    assert!(data.join("quartier-server.db").exists());
+
+    // The registration survived the restart: the same device cannot register again.
+    let backend = quartier_server::SqliteBackend::open(&data.join("quartier-server.db")).unwrap();
+    let exists = quartier_server::storage::Backend::read(&backend, |tx| tx.device_exists("d1")).unwrap();
+    assert!(exists);
+}

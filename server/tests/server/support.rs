@@ -1,0 +1,400 @@
+//! A real server on `127.0.0.1:0` over a real SQLite file in a temporary folder, a real HTTP client,
+//! and phones that make mutations the way devices do (their own sequence numbers and clock).
+//!
+//! `TestServer::start()` serves until `stop()`; `hood()` builds neighbourhood Aligre through the
+//! protocol: Mona founds it, Léa and Bob join on her invitation, and Tom joins and becomes a trader.
+
+use quartier_core::domain::mutation::*;
+use quartier_core::domain::*;
+use quartier_core::sync::protocol::*;
+use quartier_server::rate_limit::RateLimit;
+use quartier_server::{Config, Server, SqliteBackend};
+use reqwest::StatusCode;
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const DAY_MS: i64 = 24 * 3_600_000;
+pub const CODE: &str = "plum tree 42";
+
+pub fn now_ms() -> i64 {
+    quartier_server::clock::system_now_ms()
+}
+
+/// A rate limit no test reaches unless it means to.
+pub fn generous() -> RateLimit {
+    RateLimit { per_minute: NonZeroU32::new(10_000).unwrap(), burst: NonZeroU32::new(10_000).unwrap() }
+}
+
+#[derive(Debug)]
+pub struct TestServer {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub server: Server<SqliteBackend>,
+    pub dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Config { onboarding_limit: generous(), ..Config::default() }).await
+    }
+
+    pub async fn start_with(config: Config) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(&dir.path().join("quartier-server.db")).unwrap();
+        let server = Server::new(backend, config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(quartier_server::run(listener, server.clone(), async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        TestServer { url, http, server, dir, shutdown: Some(shutdown), task: Some(task) }
+    }
+
+    /// Asks the server to stop and waits for `run` to end.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("run ended")
+            .expect("run did not panic")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Registers a new device of a new person.
+    pub async fn register(&self, person: &str) -> Phone {
+        let device = format!("{person}-phone");
+        let response = self
+            .http
+            .post(self.url("/v1/register"))
+            .json(&RegisterRequest { device_id: device.clone(), person_id: person.into() })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "registering {person}");
+        let registered: RegisterResponse = response.json().await.unwrap();
+        assert_eq!((registered.device_id.as_str(), registered.person_id.as_str()), (device.as_str(), person));
+        Phone::new(person, &device, &registered.token)
+    }
+
+    pub async fn push(&self, phone: &Phone, mutations: &[Mutation]) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/push"))
+            .bearer_auth(&phone.token)
+            .json(&PushRequest { mutations: mutations.to_vec() })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Pushes mutations that must be answered (applied or rejected), and gives the answers.
+    pub async fn push_ok(&self, phone: &Phone, mutations: &[Mutation]) -> Vec<MutationResult> {
+        let response = self.push(phone, mutations).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "push by {}: {text}", phone.person);
+        let answer: PushResponse = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer.results.len(), mutations.len(), "one result per mutation: {text}");
+        for (result, m) in answer.results.iter().zip(mutations) {
+            assert_eq!(result.seq, m.seq);
+        }
+        answer.results
+    }
+
+    /// Makes `op` on the phone and pushes it: it must be applied.
+    pub async fn act(&self, phone: &mut Phone, nid: &str, op: impl Into<Op>) -> Mutation {
+        let m = phone.mutation(nid, op);
+        let results = self.push_ok(phone, std::slice::from_ref(&m)).await;
+        assert_eq!(results[0].outcome, Outcome::Applied, "{} by {}", m.op.name(), phone.person);
+        m
+    }
+
+    /// Makes `op` on the phone and pushes it: it must be rejected; gives the code and sentence.
+    pub async fn refused(&self, phone: &mut Phone, nid: &str, op: impl Into<Op>) -> (Code, String) {
+        let m = phone.mutation(nid, op);
+        let results = self.push_ok(phone, std::slice::from_ref(&m)).await;
+        match &results[0].outcome {
+            Outcome::Rejected { code, message } => (*code, message.clone()),
+            Outcome::Applied => panic!("{} by {} was applied", m.op.name(), phone.person),
+        }
+    }
+
+    pub async fn pull(&self, phone: &Phone, nid: &str, after: u64, limit: Option<u32>) -> reqwest::Response {
+        let mut url = self.url(&format!("/v1/neighbourhoods/{nid}/pull?after={after}"));
+        if let Some(limit) = limit {
+            url.push_str(&format!("&limit={limit}"));
+        }
+        self.http.get(url).bearer_auth(&phone.token).send().await.unwrap()
+    }
+
+    pub async fn pull_page(&self, phone: &Phone, nid: &str, after: u64, limit: Option<u32>) -> PullResponse {
+        let response = self.pull(phone, nid, after, limit).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "pull by {}: {text}", phone.person);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Pulls pages into `replica` from its cursor until caught up; gives the pages.
+    pub async fn catch_up(
+        &self,
+        phone: &Phone,
+        replica: &mut Replica,
+        limit: Option<u32>,
+    ) -> Vec<PullResponse> {
+        let mut pages = Vec::new();
+        loop {
+            let page = self.pull_page(phone, &replica.nid, replica.cursor, limit).await;
+            replica.apply(&page);
+            let more = page.more;
+            pages.push(page);
+            if !more {
+                return pages;
+            }
+            assert!(pages.len() < 10_000, "a pull that never ends");
+        }
+    }
+
+    /// Everything `phone` may read of a neighbourhood, pulled from the start.
+    pub async fn replica(&self, phone: &Phone, nid: &str) -> Replica {
+        let mut replica = Replica::new(nid);
+        self.catch_up(phone, &mut replica, None).await;
+        replica
+    }
+
+    /// Redeems an invitation code: must succeed.
+    pub async fn join(&self, phone: &Phone, code: &str, name: &str) -> JoinResponse {
+        let response = self.join_raw(phone, code, name).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "join by {}: {text}", phone.person);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub async fn join_raw(&self, phone: &Phone, code: &str, name: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/join"))
+            .bearer_auth(&phone.token)
+            .json(&JoinRequest { code: code.into(), display_name: name.into() })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// An error answer: its status, and an `ErrorBody` with this code and a sentence.
+pub async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) -> String {
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    let body: ErrorBody =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not an ErrorBody ({e}): {text}"));
+    assert_eq!(body.error.code, code, "{text}");
+    let message = body.error.message;
+    assert!(message.ends_with('.'), "not a sentence: {message}");
+    assert!(message.chars().next().is_some_and(char::is_uppercase), "not a sentence: {message}");
+    message
+}
+
+/// A registered device: its person, token, sequence numbers and clock.
+#[derive(Debug, Clone)]
+pub struct Phone {
+    pub person: String,
+    pub device: String,
+    pub token: String,
+    pub seq: u64,
+    clock: HlcClock,
+}
+
+impl Phone {
+    pub fn new(person: &str, device: &str, token: &str) -> Phone {
+        Phone {
+            person: person.into(),
+            device: device.into(),
+            token: token.into(),
+            seq: 0,
+            clock: HlcClock::new(device),
+        }
+    }
+
+    /// The phone's next mutation, numbered and stamped.
+    pub fn mutation(&mut self, nid: &str, op: impl Into<Op>) -> Mutation {
+        self.seq += 1;
+        Mutation {
+            neighbourhood_id: nid.into(),
+            author: self.person.clone(),
+            device_id: self.device.clone(),
+            seq: self.seq,
+            hlc: self.clock.tick(u64::try_from(now_ms()).unwrap()),
+            op: op.into(),
+        }
+    }
+}
+
+/// What a device holds of a neighbourhood after pulling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replica {
+    pub nid: String,
+    pub cursor: u64,
+    pub entities: BTreeMap<EntityKey, Entity>,
+    /// Every change received, by key: the last version seen and whether it was a deletion.
+    pub seen: BTreeMap<EntityKey, (u64, bool)>,
+}
+
+impl Replica {
+    pub fn new(nid: &str) -> Replica {
+        Replica { nid: nid.into(), cursor: 0, entities: BTreeMap::new(), seen: BTreeMap::new() }
+    }
+
+    pub fn apply(&mut self, page: &PullResponse) {
+        let mut last = 0;
+        for change in &page.changes {
+            assert!(change.version > self.cursor, "a change at or before the cursor: {change:?}");
+            assert!(change.version >= last, "changes out of version order");
+            last = change.version;
+            let key = change.effect.key();
+            assert_eq!(key.neighbourhood_id, self.nid, "a change of another neighbourhood");
+            match &change.effect {
+                Effect::Put { entity } => {
+                    self.entities.insert(key.clone(), entity.clone());
+                    self.seen.insert(key, (change.version, false));
+                }
+                Effect::Delete { key } => {
+                    self.entities.remove(key);
+                    self.seen.insert(key.clone(), (change.version, true));
+                }
+            }
+        }
+        assert!(page.cursor >= self.cursor, "the cursor went back");
+        assert!(page.cursor <= page.checkpoint, "a cursor past the checkpoint");
+        self.cursor = page.cursor;
+    }
+
+    pub fn get(&self, kind: EntityKind, id: &str) -> Option<&Entity> {
+        self.entities.get(&EntityKey::new(&self.nid, kind, id))
+    }
+
+    pub fn has(&self, kind: EntityKind, id: &str) -> bool {
+        self.get(kind, id).is_some()
+    }
+
+    pub fn member(&self, id: &str) -> Member {
+        match self.get(EntityKind::Member, id) {
+            Some(Entity::Member(m)) => m.clone(),
+            other => panic!("no member {id}: {other:?}"),
+        }
+    }
+
+    pub fn messages(&self) -> Vec<&Message> {
+        self.entities
+            .values()
+            .filter_map(|e| if let Entity::Message(m) = e { Some(m) } else { None })
+            .collect()
+    }
+}
+
+// Arguments, with plausible defaults.
+
+pub fn found(name: &str, display_name: &str) -> NeighbourhoodCreate {
+    NeighbourhoodCreate {
+        name: name.into(),
+        description: String::new(),
+        cell: None,
+        display_name: display_name.into(),
+    }
+}
+
+pub fn invitation(id: &str, code: &str, max_uses: u32) -> InvitationCreate {
+    InvitationCreate {
+        id: id.into(),
+        code_hash: hash_code(code),
+        expires_at: now_ms() + 7 * DAY_MS,
+        max_uses,
+    }
+}
+
+pub fn ask(id: &str, title: &str) -> FavourPost {
+    FavourPost {
+        id: id.into(),
+        kind: FavourKind::Ask,
+        title: title.into(),
+        details: String::new(),
+        category: "garden".into(),
+        window: None,
+        cell: None,
+    }
+}
+
+pub fn item(id: &str, title: &str) -> ItemAdd {
+    ItemAdd {
+        id: id.into(),
+        title: title.into(),
+        description: String::new(),
+        category: "tools".into(),
+        condition: Condition::Good,
+        deposit_note: "none".into(),
+        cell: None,
+    }
+}
+
+pub fn message(id: &str, kind: ThreadKind, thread: &str, body: &str) -> MessageSend {
+    MessageSend { id: id.into(), thread: ThreadRef { kind, id: thread.into() }, body: body.into() }
+}
+
+/// Neighbourhood Aligre, made through the protocol.
+#[derive(Debug)]
+pub struct Hood {
+    pub nid: String,
+    /// The founder and moderator.
+    pub mona: Phone,
+    pub lea: Phone,
+    pub bob: Phone,
+    /// A trader.
+    pub tom: Phone,
+}
+
+pub async fn hood(server: &TestServer) -> Hood {
+    let nid = String::from("aligre");
+    let mut mona = server.register("mona").await;
+    server.act(&mut mona, &nid, found("Aligre", "Mona")).await;
+    server.act(&mut mona, &nid, invitation("inv-aligre", CODE, 10)).await;
+    let lea = server.register("lea").await;
+    let bob = server.register("bob").await;
+    let tom = server.register("tom").await;
+    for (phone, name) in [(&lea, "Léa"), (&bob, "Bob"), (&tom, "Tom")] {
+        let joined = server.join(phone, CODE, name).await;
+        assert_eq!(
+            (joined.neighbourhood_id.as_str(), joined.neighbourhood_name.as_str()),
+            ("aligre", "Aligre")
+        );
+    }
+    server.act(&mut mona, &nid, MemberSetRole { member_id: "tom".into(), role: Role::Trader }).await;
+    Hood { nid, mona, lea, bob, tom }
+}

@@ -1,0 +1,530 @@
+//! Register, push, pull and join, through HTTP, as devices do.
+
+use crate::support::*;
+use quartier_core::domain::mutation::*;
+use quartier_core::domain::*;
+use quartier_core::sync::protocol::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn a_device_registers_once_and_its_token_works() {
+    let server = TestServer::start().await;
+    let phone = server.register("mona").await;
+    assert_eq!(phone.token.len(), 64, "32 random bytes in hex");
+
+    // The same device, or another device of the same person, is refused for now.
+    for (device, person) in [("mona-phone", "someone-else"), ("mona-tablet", "mona")] {
+        let response = server
+            .http
+            .post(server.url("/v1/register"))
+            .json(&RegisterRequest { device_id: device.into(), person_id: person.into() })
+            .send()
+            .await
+            .unwrap();
+        let message = expect_error(response, StatusCode::CONFLICT, "conflict").await;
+        assert!(message.contains("registered"), "{message}");
+    }
+
+    // A malformed id is refused with the rules' sentence.
+    let response = server
+        .http
+        .post(server.url("/v1/register"))
+        .json(&RegisterRequest { device_id: "a phone".into(), person_id: "zoe".into() })
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    assert!(message.contains("device id"), "{message}");
+
+    // The token is stored as a hash only.
+    let db = std::fs::read(server.dir.path().join("quartier-server.db")).unwrap();
+    let wal = std::fs::read(server.dir.path().join("quartier-server.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!bytes.windows(64).any(|w| w == phone.token.as_bytes()), "the token is in the database");
+    }
+}
+
+#[tokio::test]
+async fn calls_without_a_known_token_are_unauthorized() {
+    let server = TestServer::start().await;
+    let mut mona = server.register("mona").await;
+    let m = mona.mutation("aligre", found("Aligre", "Mona"));
+    let body = PushRequest { mutations: vec![m] };
+    let push = || server.http.post(server.url("/v1/push")).json(&body);
+    expect_error(push().send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        push().bearer_auth("0".repeat(64)).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let basic = push().header("authorization", format!("Basic {}", mona.token)).send().await.unwrap();
+    expect_error(basic, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let pull = server.http.get(server.url("/v1/neighbourhoods/aligre/pull")).send().await.unwrap();
+    expect_error(pull, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // The scheme is case-insensitive; the real token works.
+    let ok = push().header("authorization", format!("bearer {}", mona.token)).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pushed_mutations_are_pulled_back() {
+    let server = TestServer::start().await;
+    let mut mona = server.register("mona").await;
+    let create = mona.mutation("aligre", found("Aligre", "Mona"));
+    let post = mona.mutation("aligre", ask("f-plants", "Water my plants"));
+    let results = server.push_ok(&mona, &[create.clone(), post.clone()]).await;
+    assert_eq!(
+        results,
+        vec![
+            MutationResult { seq: 1, outcome: Outcome::Applied },
+            MutationResult { seq: 2, outcome: Outcome::Applied }
+        ]
+    );
+
+    let page = server.pull_page(&mona, "aligre", 0, None).await;
+    assert_eq!((page.cursor, page.checkpoint, page.more), (2, 2, false));
+    // The state is what the rules make of the same mutations.
+    let mut expected = MemoryState::new();
+    expected.apply(&create, now_ms()).unwrap();
+    expected.apply(&post, now_ms()).unwrap();
+    let mut replica = Replica::new("aligre");
+    replica.apply(&page);
+    assert_eq!(
+        replica.entities.values().cloned().collect::<Vec<_>>(),
+        expected.entities().cloned().collect::<Vec<_>>()
+    );
+    // Versions: the neighbourhood and its founder at 1, the favour at 2.
+    let mut versions: Vec<(u64, EntityKind)> =
+        page.changes.iter().map(|c| (c.version, c.effect.key().kind)).collect();
+    versions.sort();
+    assert_eq!(
+        versions,
+        vec![(1, EntityKind::Neighbourhood), (1, EntityKind::Member), (2, EntityKind::Favour)]
+    );
+
+    // Nothing new after the cursor.
+    let empty = server.pull_page(&mona, "aligre", 2, None).await;
+    assert_eq!((empty.changes.len(), empty.cursor, empty.more), (0, 2, false));
+}
+
+#[tokio::test]
+async fn a_retried_push_is_not_applied_twice() {
+    let server = TestServer::start().await;
+    let mut mona = server.register("mona").await;
+    let batch = vec![
+        mona.mutation("aligre", found("Aligre", "Mona")),
+        mona.mutation("aligre", ask("f-1", "Water my plants")),
+        // Refused: the id is taken.
+        mona.mutation("aligre", ask("f-1", "Feed my cat")),
+    ];
+    let first = server.push_ok(&mona, &batch).await;
+    assert!(matches!(first[2].outcome, Outcome::Rejected { code: Code::AlreadyExists, .. }), "{first:?}");
+    let before = server.pull_page(&mona, "aligre", 0, None).await;
+
+    // The answer was lost: the device pushes the same batch again, and once more with a new one.
+    let again = server.push_ok(&mona, &batch).await;
+    assert_eq!(again, first, "the first outcomes, again");
+    let next = mona.mutation("aligre", ask("f-2", "Feed my cat"));
+    let mut longer = batch.clone();
+    longer.push(next);
+    let third = server.push_ok(&mona, &longer).await;
+    assert_eq!(&third[..3], &first[..]);
+    assert_eq!(third[3].outcome, Outcome::Applied);
+
+    let after = server.pull_page(&mona, "aligre", 0, None).await;
+    assert_eq!(after.checkpoint, before.checkpoint + 1, "only the new mutation made a version");
+    let favour = after.changes.iter().find(|c| c.effect.key().id == "f-1").unwrap();
+    assert_eq!(favour.version, 2, "f-1 was written once");
+    match &favour.effect {
+        Effect::Put { entity: Entity::Favour(f) } => assert_eq!(f.title, "Water my plants"),
+        other => panic!("{other:?}"),
+    }
+    let metrics = server.metrics().await;
+    assert!(metrics.contains(r#"quartier_push_mutations_total{outcome="duplicate"} 6"#), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_rejection_carries_the_rules_sentence_and_does_not_block_the_next_mutation() {
+    let server = TestServer::start().await;
+    let h = hood(&server).await;
+    let (mut lea, mut bob) = (h.lea, h.bob);
+    server.act(&mut lea, &h.nid, ask("f-plants", "Water my plants")).await;
+    server.act(&mut bob, &h.nid, FavourRef { id: "f-plants".into() }).await;
+
+    // Léa's phone, offline, queued three mutations; the middle one cannot stand.
+    let batch = vec![
+        lea.mutation(&h.nid, ask("f-cat", "Feed my cat")),
+        lea.mutation(&h.nid, FavourRef { id: "f-plants".into() }),
+        lea.mutation(&h.nid, ask("f-bike", "Fix my bike")),
+    ];
+    // What the rules say, on a replica that has what the server has.
+    let mut expected = MemoryState::new();
+    let replica = server.replica(&h.mona, &h.nid).await;
+    expected.write(&replica.entities.values().map(|e| Effect::Put { entity: e.clone() }).collect::<Vec<_>>());
+    let rejection =
+        match domain_apply(&mut expected, &batch[0]).and_then(|_| domain_apply(&mut expected, &batch[1])) {
+            Err(ApplyError::Rejected(r)) => r,
+            other => panic!("expected a rejection: {other:?}"),
+        };
+    assert_eq!(rejection.code, Code::Forbidden);
+
+    let results = server.push_ok(&lea, &batch).await;
+    assert_eq!(results[0].outcome, Outcome::Applied);
+    assert_eq!(
+        results[1].outcome,
+        Outcome::Rejected { code: rejection.code, message: rejection.message.clone() }
+    );
+    assert_eq!(results[2].outcome, Outcome::Applied, "the mutation behind a rejection is applied");
+    assert!(rejection.message.contains("own favour"), "{}", rejection.message);
+
+    let replica = server.replica(&lea, &h.nid).await;
+    assert!(replica.has(EntityKind::Favour, "f-cat") && replica.has(EntityKind::Favour, "f-bike"));
+}
+
+fn domain_apply(state: &mut MemoryState, m: &Mutation) -> Result<Vec<Effect>, ApplyError> {
+    state.apply(m, now_ms())
+}
+
+#[tokio::test]
+async fn a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq() {
+    let server = TestServer::start().await;
+    let mut mona = server.register("mona").await;
+    let one = mona.mutation("aligre", found("Aligre", "Mona"));
+    let two = mona.mutation("aligre", ask("f-2", "Two"));
+    let three = mona.mutation("aligre", ask("f-3", "Three"));
+    let four = mona.mutation("aligre", ask("f-4", "Four"));
+
+    // 1 is applied, then 3 comes without 2.
+    let response = server.push(&mona, &[one.clone(), three.clone()]).await;
+    let message = expect_error(response, StatusCode::CONFLICT, "conflict").await;
+    assert!(message.contains("seq 2"), "{message}");
+    let page = server.pull_page(&mona, "aligre", 0, None).await;
+    assert_eq!(page.checkpoint, 1, "the mutation before the gap was applied, nothing after it");
+
+    // From seq 2 on, everything goes through; 1 is answered again.
+    let results = server.push_ok(&mona, &[one, two, three, four.clone()]).await;
+    assert!(results.iter().all(|r| r.outcome == Outcome::Applied), "{results:?}");
+    let page = server.pull_page(&mona, "aligre", 0, None).await;
+    assert_eq!(page.checkpoint, 4);
+
+    // Seq 0 is not a pushed mutation.
+    let mut zero = four;
+    zero.seq = 0;
+    let message =
+        expect_error(server.push(&mona, &[zero]).await, StatusCode::BAD_REQUEST, "bad_request").await;
+    assert!(message.contains("seq"), "{message}");
+}
+
+#[tokio::test]
+async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood() {
+    let server = TestServer::start().await;
+    let mut mona = server.register("mona").await;
+    server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
+    server.act(&mut mona, "aligre", ask("f-plants", "Water my plants")).await;
+    // Mona's device drew a code and sent only its hash, for one newcomer.
+    server.act(&mut mona, "aligre", invitation("inv-1", "K7QX-2M9D-HT4R-B8WZ", 1)).await;
+
+    let zoe = server.register("zoe").await;
+    // Typed the way people type codes.
+    let joined = server.join(&zoe, "k7qx 2m9d ht4r b8wz", "Zoé").await;
+    assert_eq!(
+        joined,
+        JoinResponse { neighbourhood_id: "aligre".into(), neighbourhood_name: "Aligre".into() }
+    );
+
+    let replica = server.replica(&zoe, "aligre").await;
+    let member = replica.member("zoe");
+    assert_eq!(
+        (member.display_name.as_str(), member.role, member.status),
+        ("Zoé", Role::Member, MemberStatus::Active)
+    );
+    assert_eq!(member.invited_by.as_deref(), Some("mona"));
+    assert!(replica.has(EntityKind::Favour, "f-plants"));
+    match replica.get(EntityKind::Invitation, "inv-1") {
+        Some(Entity::Invitation(i)) => assert_eq!(i.uses, 1),
+        other => panic!("{other:?}"),
+    }
+    // The founder sees the newcomer too, and the join is one version.
+    let mona_view = server.replica(&mona, "aligre").await;
+    assert_eq!(mona_view.entities, replica.entities);
+    assert_eq!(mona_view.seen[&EntityKey::new("aligre", EntityKind::Member, "zoe")].0, 4);
+
+    // The invitation was for one person.
+    let yann = server.register("yann").await;
+    let message = expect_error(
+        server.join_raw(&yann, "K7QX-2M9D-HT4R-B8WZ", "Yann").await,
+        StatusCode::CONFLICT,
+        "invitation_unusable",
+    )
+    .await;
+    assert!(message.contains("used up"), "{message}");
+    // A code no one made.
+    let message = expect_error(
+        server.join_raw(&yann, "AAAA-BBBB-CCCC-DDDD", "Yann").await,
+        StatusCode::NOT_FOUND,
+        "invitation_unusable",
+    )
+    .await;
+    assert!(message.contains("No invitation"), "{message}");
+    // With an invitation for several people: joining twice is refused, and so is an empty name.
+    server.act(&mut mona, "aligre", invitation("inv-2", "second code", 5)).await;
+    let message =
+        expect_error(server.join_raw(&zoe, "second code", "Zoé").await, StatusCode::CONFLICT, "conflict")
+            .await;
+    assert!(message.contains("already a member"), "{message}");
+    let message = expect_error(
+        server.join_raw(&yann, "second code", "  ").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert!(message.contains("display name"), "{message}");
+    // Without a token, no one joins.
+    let anonymous = server
+        .http
+        .post(server.url("/v1/join"))
+        .json(&JoinRequest { code: "second code".into(), display_name: "Anon".into() })
+        .send()
+        .await
+        .unwrap();
+    expect_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+    // A join is not one of the device's numbered mutations: Zoé's first push is seq 1.
+    let mut zoe = zoe;
+    server.act(&mut zoe, "aligre", ask("f-zoe", "Walk my dog")).await;
+    let metrics = server.metrics().await;
+    assert!(metrics.contains(r#"quartier_joins_total{outcome="joined"} 1"#), "{metrics}");
+}
+
+#[tokio::test]
+async fn messages_go_only_to_their_two_people_and_so_do_their_tombstones() {
+    let server = TestServer::start().await;
+    let h = hood(&server).await;
+    let (mut lea, mut bob) = (h.lea, h.bob);
+    server.act(&mut lea, &h.nid, ask("f-plants", "Water my plants")).await;
+    server.act(&mut bob, &h.nid, FavourRef { id: "f-plants".into() }).await;
+    server
+        .act(
+            &mut bob,
+            &h.nid,
+            message("m-bob", ThreadKind::Favour, "f-plants", "I live at 12 rue Crozatier."),
+        )
+        .await;
+    server
+        .act(&mut lea, &h.nid, message("m-lea", ThreadKind::Favour, "f-plants", "Thank you, see you then."))
+        .await;
+
+    let mut replicas = Vec::new();
+    for phone in [&lea, &bob, &h.mona, &h.tom] {
+        let replica = server.replica(phone, &h.nid).await;
+        let mut ids: Vec<&str> = replica.messages().iter().map(|m| m.id.as_str()).collect();
+        ids.sort_unstable();
+        let expected: &[&str] =
+            if phone.person == "lea" || phone.person == "bob" { &["m-bob", "m-lea"] } else { &[] };
+        assert_eq!(ids, expected, "messages pulled by {}", phone.person);
+        // The favour itself is everyone's.
+        assert!(replica.has(EntityKind::Favour, "f-plants"));
+        if phone.person != "bob" {
+            replicas.push((phone.clone(), replica));
+        }
+    }
+
+    // Bob leaves: his message is removed, and only Léa hears of it.
+    server.act(&mut bob, &h.nid, MemberLeave {}).await;
+    let m_bob = EntityKey::new(&h.nid, EntityKind::Message, "m-bob");
+    for (phone, replica) in &mut replicas {
+        let pages = server.catch_up(phone, replica, None).await;
+        let deleted: Vec<&Change> = pages
+            .iter()
+            .flat_map(|p| &p.changes)
+            .filter(|c| matches!(&c.effect, Effect::Delete { key } if *key == m_bob))
+            .collect();
+        assert_eq!(
+            deleted.len(),
+            usize::from(phone.person == "lea"),
+            "tombstone of m-bob pulled by {}",
+            phone.person
+        );
+        assert!(!replica.entities.contains_key(&m_bob));
+        // The favour Bob had promised is open again.
+        match replica.get(EntityKind::Favour, "f-plants") {
+            Some(Entity::Favour(f)) => {
+                assert_eq!((f.status, f.counterpart.as_deref()), (FavourStatus::Open, None))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(replicas[0].1.has(EntityKind::Message, "m-lea"), "Léa's own message stays");
+}
+
+#[tokio::test]
+async fn leaving_turns_a_members_content_into_tombstones() {
+    let server = TestServer::start().await;
+    let h = hood(&server).await;
+    let mut lea = h.lea;
+    server.act(&mut lea, &h.nid, ask("f-lea", "Water my plants")).await;
+    server.act(&mut lea, &h.nid, item("drill", "Drill")).await;
+    let mut mona_replica = server.replica(&h.mona, &h.nid).await;
+    assert!(mona_replica.has(EntityKind::Favour, "f-lea") && mona_replica.has(EntityKind::Item, "drill"));
+    let cursor_before = mona_replica.cursor;
+
+    server.act(&mut lea, &h.nid, MemberLeave {}).await;
+
+    let pages = server.catch_up(&h.mona, &mut mona_replica, None).await;
+    let changes: Vec<&Change> = pages.iter().flat_map(|p| &p.changes).collect();
+    let version = cursor_before + 1;
+    assert!(changes.iter().all(|c| c.version == version), "one mutation, one version: {changes:?}");
+    let deleted: Vec<EntityKey> = changes
+        .iter()
+        .filter_map(|c| if let Effect::Delete { key } = &c.effect { Some(key.clone()) } else { None })
+        .collect();
+    assert_eq!(
+        deleted,
+        vec![
+            EntityKey::new(&h.nid, EntityKind::Favour, "f-lea"),
+            EntityKey::new(&h.nid, EntityKind::Item, "drill")
+        ]
+    );
+    assert!(!mona_replica.has(EntityKind::Favour, "f-lea") && !mona_replica.has(EntityKind::Item, "drill"));
+    let lea_member = mona_replica.member("lea");
+    assert_eq!((lea_member.status, lea_member.display_name.as_str()), (MemberStatus::Left, "former member"));
+
+    // A device that pulls from the start gets the tombstones too, with no content in them.
+    let fresh = server.pull_page(&h.tom, &h.nid, 0, None).await;
+    let tombstones: Vec<&Change> =
+        fresh.changes.iter().filter(|c| matches!(c.effect, Effect::Delete { .. })).collect();
+    assert_eq!(tombstones.len(), 2);
+    assert!(tombstones.iter().all(|c| c.version == version));
+    let text = serde_json::to_string(&fresh).unwrap();
+    assert!(
+        !text.contains("Water my plants") && !text.contains("Drill"),
+        "content of a departed member: {text}"
+    );
+
+    // Léa no longer pulls, and her mutations are refused by the rules.
+    expect_error(server.pull(&lea, &h.nid, 0, None).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let (code, _) = server.refused(&mut lea, &h.nid, ask("f-again", "Anyone?")).await;
+    assert_eq!(code, Code::NotMember);
+}
+
+#[tokio::test]
+async fn pull_pages_never_split_a_version_and_resume_from_their_cursor() {
+    let server = TestServer::start().await;
+    let h = hood(&server).await;
+    let (mut lea, mut mona) = (h.lea, h.mona);
+    for i in 0..5 {
+        server.act(&mut mona, &h.nid, ask(&format!("f-mona-{i}"), "Help")).await;
+    }
+    for i in 0..6 {
+        server.act(&mut lea, &h.nid, ask(&format!("f-lea-{i}"), "Help")).await;
+    }
+    // One version with seven changes: six tombstones and Léa's member entity.
+    server.act(&mut lea, &h.nid, MemberLeave {}).await;
+    server.act(&mut mona, &h.nid, ask("f-last", "Last")).await;
+
+    let full = server.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await;
+    assert!(!full.more);
+    let mut per_version = std::collections::BTreeMap::<u64, usize>::new();
+    for change in &full.changes {
+        *per_version.entry(change.version).or_default() += 1;
+    }
+    assert!(per_version.values().any(|&n| n >= 7), "a big version: {per_version:?}");
+
+    for limit in [1, 2, 3, 5] {
+        let mut replica = Replica::new(&h.nid);
+        let pages = server.catch_up(&h.tom, &mut replica, Some(limit)).await;
+        assert!(pages.len() > 1, "limit {limit} makes several pages");
+        for page in &pages {
+            let versions: std::collections::BTreeSet<u64> = page.changes.iter().map(|c| c.version).collect();
+            for version in &versions {
+                let here = page.changes.iter().filter(|c| c.version == *version).count();
+                assert_eq!(here, per_version[version], "version {version} split at limit {limit}");
+            }
+            // Over the limit only to finish the page's last version.
+            let last = *versions.last().unwrap();
+            if page.changes.len() > limit as usize {
+                let before_last = page.changes.iter().filter(|c| c.version != last).count();
+                assert!(before_last < limit as usize, "limit {limit}: {versions:?}");
+            }
+            if page.more {
+                assert_eq!(page.cursor, last);
+            } else {
+                assert_eq!(page.cursor, page.checkpoint);
+            }
+        }
+        let all: Vec<Change> = pages.into_iter().flat_map(|p| p.changes).collect();
+        assert_eq!(all, full.changes, "limit {limit}: the pages add up to the whole");
+    }
+
+    // A pull interrupted after a page resumes from its cursor, even with changes made meanwhile.
+    let mut replica = Replica::new(&h.nid);
+    let first = server.pull_page(&h.tom, &h.nid, 0, Some(4)).await;
+    replica.apply(&first);
+    assert!(first.more);
+    server
+        .act(
+            &mut mona,
+            &h.nid,
+            FavourEdit {
+                id: "f-mona-0".into(),
+                title: "Help, please".into(),
+                details: String::new(),
+                category: "garden".into(),
+                window: None,
+            },
+        )
+        .await;
+    server.catch_up(&h.tom, &mut replica, Some(4)).await;
+    let whole = server.replica(&h.tom, &h.nid).await;
+    assert_eq!(replica.entities, whole.entities);
+    assert_eq!(replica.cursor, whole.cursor);
+
+    // Page sizes out of range are refused.
+    for bad in ["limit=0", "limit=5001", "limit=-1", "limit=ten", "after=-1", "after=x", "cursor=3"] {
+        let url = server.url(&format!("/v1/neighbourhoods/{}/pull?{bad}", h.nid));
+        let response = server.http.get(url).bearer_auth(&h.tom.token).send().await.unwrap();
+        expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+}
+
+#[tokio::test]
+async fn pulling_a_neighbourhood_that_does_not_exist_is_not_found() {
+    let server = TestServer::start().await;
+    let mona = server.register("mona").await;
+    let message =
+        expect_error(server.pull(&mona, "nowhere", 0, None).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(message.contains("nowhere"), "{message}");
+}
+
+#[tokio::test]
+async fn an_invitation_expires_by_the_servers_clock_not_the_devices() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static SERVER_NOW: AtomicI64 = AtomicI64::new(0);
+    fn server_now() -> i64 {
+        SERVER_NOW.load(Ordering::SeqCst)
+    }
+    SERVER_NOW.store(now_ms(), Ordering::SeqCst);
+    let config = quartier_server::Config {
+        now: server_now,
+        onboarding_limit: generous(),
+        ..quartier_server::Config::default()
+    };
+    let server = TestServer::start_with(config).await;
+    let mut mona = server.register("mona").await;
+    server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
+    let mut short = invitation("inv-short", "short code", 5);
+    short.expires_at = now_ms() + 3_600_000;
+    server.act(&mut mona, "aligre", short).await;
+
+    // Two hours later on the server: the invitation has expired, whatever the newcomer's phone says.
+    SERVER_NOW.store(now_ms() + 2 * 3_600_000, Ordering::SeqCst);
+    let zoe = server.register("zoe").await;
+    let message = expect_error(
+        server.join_raw(&zoe, "short code", "Zoé").await,
+        StatusCode::CONFLICT,
+        "invitation_unusable",
+    )
+    .await;
+    assert!(message.contains("expired"), "{message}");
+}

@@ -1,0 +1,175 @@
+//! Neighbours act offline, then sync with a real server in various orders: every device converges to
+//! the same state, the rules still hold, and nothing written is lost.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use quartier_core::domain::mutation::*;
+use quartier_core::domain::*;
+use quartier_core::store::{LoanFilter, Page};
+use quartier_e2e::{Device, TestServer};
+
+/// Alice founds Aligre and invites Bob and Chloé, who join through the server.
+async fn neighbourhood(server: &TestServer) -> (String, Device, Device, Device) {
+    let alice = Device::new(server, "alice").await;
+    let nid = quartier_core::store::new_id();
+    alice
+        .act(
+            &nid,
+            NeighbourhoodCreate {
+                name: "Aligre".into(),
+                description: String::new(),
+                cell: None,
+                display_name: "Alice".into(),
+            },
+        )
+        .unwrap();
+    let invitation = alice.store.invite(&nid, 2, 86_400_000).unwrap();
+    alice.sync().await;
+    let bob = Device::new(server, "bob").await;
+    let chloe = Device::new(server, "chloe").await;
+    let joined = bob.client.join(&invitation.code, "Bob").await.unwrap();
+    assert_eq!(
+        (joined.neighbourhood_id.as_str(), joined.neighbourhood_name.as_str()),
+        (nid.as_str(), "Aligre")
+    );
+    chloe.client.join(&invitation.code, "Chloé").await.unwrap();
+    alice.sync().await;
+    (nid, alice, bob, chloe)
+}
+
+fn favour(id: &str, kind: FavourKind, title: &str) -> FavourPost {
+    FavourPost {
+        id: id.into(),
+        kind,
+        title: title.into(),
+        details: String::new(),
+        category: "garden".into(),
+        window: None,
+        cell: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_neighbours_act_offline_and_converge_in_any_order() {
+    let server = TestServer::start().await;
+    let (nid, alice, bob, chloe) = neighbourhood(&server).await;
+
+    alice.act(&nid, favour("water", FavourKind::Ask, "Water my plants on Saturday")).unwrap();
+    bob.act(&nid, favour("bikes", FavourKind::Offer, "I can fix bikes")).unwrap();
+    chloe
+        .act(
+            &nid,
+            ItemAdd {
+                id: "ladder".into(),
+                title: "Échelle 3 m".into(),
+                description: String::new(),
+                category: "diy".into(),
+                condition: Condition::Good,
+                deposit_note: String::new(),
+                cell: None,
+            },
+        )
+        .unwrap();
+    for device in [&chloe, &alice, &bob, &chloe, &alice] {
+        device.sync().await;
+    }
+    // Bob promises Alice's ask, Chloé takes up Bob's offer, each offline; then they sync the other way round.
+    bob.act(&nid, FavourRef { id: "water".into() }).unwrap();
+    chloe.act(&nid, FavourRef { id: "bikes".into() }).unwrap();
+    for device in [&bob, &chloe, &alice, &bob, &chloe] {
+        device.sync().await;
+    }
+    let reference = alice.shared_replica(&nid);
+    assert_eq!(bob.shared_replica(&nid), reference);
+    assert_eq!(chloe.shared_replica(&nid), reference);
+    let water = reference.iter().find_map(|e| match e {
+        Entity::Favour(f) if f.id == "water" => Some(f.clone()),
+        _ => None,
+    });
+    let water = water.unwrap();
+    assert_eq!((water.status, water.counterpart.as_deref()), (FavourStatus::Promised, Some("bob")));
+    for device in [&alice, &bob, &chloe] {
+        assert_eq!(device.store.pending_count().unwrap(), 0, "{} still has changes to send", device.name);
+    }
+
+    // A thread is between its two parties: Chloé never receives what Alice and Bob say.
+    alice
+        .act(
+            &nid,
+            MessageSend {
+                id: "m1".into(),
+                thread: ThreadRef { kind: ThreadKind::Favour, id: "water".into() },
+                body: "The key is under the mat".into(),
+            },
+        )
+        .unwrap();
+    for device in [&alice, &bob, &chloe] {
+        device.sync().await;
+    }
+    let has_message =
+        |d: &Device| d.replica(&nid).iter().any(|e| matches!(e, Entity::Message(m) if m.id == "m1"));
+    assert!(has_message(&alice) && has_message(&bob));
+    assert!(!has_message(&chloe), "a message reached someone outside its thread");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_neighbours_ask_for_the_same_drill_on_the_same_days() {
+    let server = TestServer::start().await;
+    let (nid, alice, bob, chloe) = neighbourhood(&server).await;
+    alice
+        .act(
+            &nid,
+            ItemAdd {
+                id: "drill".into(),
+                title: "Perceuse".into(),
+                description: String::new(),
+                category: "diy".into(),
+                condition: Condition::Good,
+                deposit_note: String::new(),
+                cell: None,
+            },
+        )
+        .unwrap();
+    alice.sync().await;
+    bob.sync().await;
+    chloe.sync().await;
+
+    let today = Day::of_instant(alice.store.now_ms(), 0);
+    let request = |id: &str| LoanRequest {
+        id: id.into(),
+        item_id: "drill".into(),
+        first_day: today.plus_days(5),
+        last_day: today.plus_days(6),
+        note: String::new(),
+    };
+    // Both ask offline for the same weekend; both requests stand until the owner decides.
+    bob.act(&nid, request("bob-loan")).unwrap();
+    chloe.act(&nid, request("chloe-loan")).unwrap();
+    chloe.sync().await;
+    bob.sync().await;
+    alice.sync().await;
+    alice.act(&nid, LoanApprove { id: "bob-loan".into() }).unwrap();
+    // The owner cannot approve the other one too: refused at once, on her phone.
+    let refused = alice.act(&nid, LoanApprove { id: "chloe-loan".into() }).unwrap_err();
+    assert!(
+        refused.to_string().contains("no longer") || refused.to_string().contains("cannot be approved"),
+        "{refused}"
+    );
+    alice.sync().await;
+    chloe.sync().await;
+    bob.sync().await;
+
+    let chloes = chloe
+        .store
+        .loans(&nid, &LoanFilter { borrower: Some("chloe".into()), ..LoanFilter::default() }, Page::default())
+        .unwrap();
+    assert_eq!(chloes[0].loan.status, LoanStatus::Declined);
+    assert_eq!(chloes[0].loan.decline_reason.as_deref(), Some("Perceuse was lent to Bob in the meantime."));
+    let inbox = chloe.store.inbox(&nid, chloe.store.now_ms(), 0).unwrap();
+    assert!(inbox.iter().any(|e| e.body.contains("lent to Bob in the meantime")), "{inbox:?}");
+    let bobs = bob.store.loan_calendar(&nid, "drill").unwrap();
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0].borrower, "bob");
+    assert_eq!(alice.shared_replica(&nid), chloe.shared_replica(&nid));
+    assert_eq!(alice.shared_replica(&nid), bob.shared_replica(&nid));
+}
