@@ -115,7 +115,10 @@ fn place(args: &PlaceArgs) -> Result<Option<Cell>> {
 }
 
 pub fn run(cli: Cli) -> Result<String> {
-    let profile = Profile::locate(cli.home.as_deref(), &cli.profile)?;
+    let mut profile = Profile::locate(cli.home.as_deref(), &cli.profile)?;
+    if let Command::Pair { code } = &cli.command {
+        return pair(&mut profile, code, Out { json: cli.json });
+    }
     let store = profile.open_store()?;
     let out = Out { json: cli.json };
     let mut ctx = Ctx { profile, store, given_neighbourhood: cli.neighbourhood, out };
@@ -193,6 +196,11 @@ pub fn run(cli: Cli) -> Result<String> {
             ctx.profile.save()?;
             Ok(ctx.out.joined(&joined))
         }
+        Command::LinkDevice => {
+            let link = block_on(ctx.client()?.link_device())?;
+            Ok(ctx.out.link(&link))
+        }
+        Command::Pair { .. } => Err(CliError::Unexpected("pairing is handled before the store opens".into())),
         Command::Sync { budget } => {
             let client = ctx.client()?;
             let report = block_on(client.sync_once(Duration::from_secs(budget.max(1))))?;
@@ -208,6 +216,26 @@ fn block_on<T, E: Into<CliError>>(future: impl std::future::Future<Output = Resu
         .build()
         .map_err(|e| CliError::Unexpected(format!("cannot start the network runtime: {e}")))?;
     runtime.block_on(future).map_err(Into::into)
+}
+
+/// Sets a fresh profile up as another device of a person, from a link code, and fetches their
+/// neighbourhoods.
+fn pair(profile: &mut Profile, code: &str, out: Out) -> Result<String> {
+    let link = quartier_core::sync::DeviceLink::from_code(code)?;
+    if profile.database_path().exists() {
+        return Err(CliError::Usage(format!(
+            "profile {} already has its own data; pair a new profile (--profile NEW_NAME)",
+            profile.name
+        )));
+    }
+    let identity = quartier_core::store::Identity { device_id: link.device_id.clone(), person_id: link.person_id.clone() };
+    let store = profile.open_store_as(identity)?;
+    let client = SyncClient::adopt(store, &link, Arc::new(profile.secrets()))?;
+    profile.settings.server = Some(link.server.clone());
+    profile.settings.neighbourhood = link.neighbourhoods.first().cloned();
+    profile.save()?;
+    let report = block_on(client.sync_once(Duration::from_secs(60)))?;
+    Ok(out.synced(&report, &client.status()))
 }
 
 fn settings(ctx: &mut Ctx, args: SettingsArgs) -> Result<String> {

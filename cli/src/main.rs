@@ -126,6 +126,11 @@ pub enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Add another device of yours (a tablet beside your phone): prints a link code for it. Anyone with
+    /// the code can act as you, so give it only to your own device.
+    LinkDevice,
+    /// Set this (new, empty) profile up as another device of a person, with a link code.
+    Pair { code: String },
     /// Send your changes and fetch the neighbourhood's: one round.
     Sync {
         /// Stop after this many seconds (what is done is kept; run again to finish).

@@ -90,6 +90,15 @@ impl Profile {
         Ok(std::sync::Arc::new(Store::open(self.database_path(), StoreOptions::default())?))
     }
 
+    /// Creates the profile's database for a known identity (another device of a person).
+    pub fn open_store_as(&self, identity: quartier_core::store::Identity) -> Result<std::sync::Arc<Store>> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            CliError::Storage(format!("cannot make the profile folder {}: {e}", self.dir.display()))
+        })?;
+        let options = StoreOptions { identity: Some(identity), ..StoreOptions::default() };
+        Ok(std::sync::Arc::new(Store::open(self.database_path(), options)?))
+    }
+
     /// Where the profile keeps its secrets (the server token): a file only its owner can read.
     pub fn secrets(&self) -> quartier_core::sync::FileSecretStore {
         quartier_core::sync::FileSecretStore::new(self.dir.join("secrets.json"))

@@ -395,6 +395,15 @@ impl Out {
         )
     }
 
+    pub fn link(&self, link: &quartier_core::sync::DeviceLink) -> String {
+        let code = link.to_code();
+        self.pick(json!({ "link": code, "device_id": link.device_id }), || {
+            format!(
+                "On your other device, run:\n\n    quartier --profile NEW_PROFILE pair {code}\n\nKeep this code to yourself: it lets a device act as you."
+            )
+        })
+    }
+
     pub fn joined(&self, joined: &quartier_core::sync::protocol::JoinResponse) -> String {
         let json = json!({ "neighbourhood_id": joined.neighbourhood_id, "neighbourhood_name": joined.neighbourhood_name });
         self.pick(json, || format!("Welcome to {}! You now act in it.", joined.neighbourhood_name))

@@ -69,6 +69,18 @@ impl Device {
         Device { name: name.to_owned(), store, client, _dir: dir }
     }
 
+    /// Another device of the same person (a trader's tablet), linked by this one.
+    pub async fn link(&self, name: &str) -> Device {
+        let link = self.client.link_device().await.unwrap();
+        let dir = TempDir::new().unwrap();
+        let identity = Identity { device_id: link.device_id.clone(), person_id: link.person_id.clone() };
+        let options = StoreOptions { identity: Some(identity), ..StoreOptions::default() };
+        let store = Arc::new(Store::open(dir.path().join("quartier.db"), options).unwrap());
+        let secrets = Arc::new(FileSecretStore::new(dir.path().join("secrets.json")));
+        let client = SyncClient::adopt(store.clone(), &link, secrets).unwrap();
+        Device { name: name.to_owned(), store, client, _dir: dir }
+    }
+
     /// Acts offline: the mutation is saved locally and waits in the outbox.
     pub fn act(&self, nid: &str, op: impl Into<Op>) -> Result<Applied, StoreError> {
         self.store.mutate(nid, op)

@@ -173,3 +173,141 @@ async fn two_neighbours_ask_for_the_same_drill_on_the_same_days() {
     assert_eq!(alice.shared_replica(&nid), chloe.shared_replica(&nid));
     assert_eq!(alice.shared_replica(&nid), bob.shared_replica(&nid));
 }
+
+/// Tom the trader keeps a stall with his phone and his tablet; Bob is a customer.
+async fn market(server: &TestServer) -> (String, Device, Device, Device) {
+    let (nid, alice, bob, _chloe) = neighbourhood(server).await;
+    let tom = Device::new(server, "tom").await;
+    let invitation = alice.store.invite(&nid, 1, 86_400_000).unwrap();
+    alice.sync().await;
+    tom.client.join(&invitation.code, "Tom").await.unwrap();
+    alice.sync().await;
+    alice.act(&nid, MemberSetRole { member_id: "tom".into(), role: Role::Trader }).unwrap();
+    alice.sync().await;
+    tom.sync().await;
+    tom.act(
+        &nid,
+        StallOpen {
+            id: "stall".into(),
+            name: "Les Vergers de Tom".into(),
+            market: "Aligre".into(),
+            days: vec![6],
+            opens_min: 480,
+            closes_min: 780,
+            place: String::new(),
+            cell: None,
+        },
+    )
+    .unwrap();
+    tom.act(
+        &nid,
+        ProductAdd {
+            id: "radish".into(),
+            stall_id: "stall".into(),
+            name: "Radis".into(),
+            unit: "bunch".into(),
+            price_cents: 150,
+            stock: 3,
+            available_today: true,
+        },
+    )
+    .unwrap();
+    tom.sync().await;
+    let tablet = tom.link("tom-tablet").await;
+    tablet.sync().await;
+    bob.sync().await;
+    (nid, tom, tablet, bob)
+}
+
+fn radish(device: &Device, nid: &str) -> Product {
+    match device.store.get(&EntityKey::new(nid, EntityKind::Product, "radish")).unwrap() {
+        Some(Entity::Product(p)) => p,
+        other => panic!("{} has no radishes: {other:?}", device.name),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_radishes_sold_on_the_phone_while_the_tablet_confirms_a_pre_order() {
+    let server = TestServer::start().await;
+    let (nid, phone, tablet, bob) = market(&server).await;
+    assert_eq!(radish(&tablet, &nid).stock, 3, "the tablet has the stall through its link");
+    bob.act(
+        &nid,
+        OrderPlace {
+            id: "bobs-order".into(),
+            stall_id: "stall".into(),
+            lines: vec![OrderLine { product_id: "radish".into(), quantity: 1 }],
+            pickup_day: None,
+            note: String::new(),
+        },
+    )
+    .unwrap();
+    bob.sync().await;
+    tablet.sync().await;
+    // At the stall, with no signal: the phone sells the last three bunches; the tablet confirms
+    // Bob's pre-order for one of them. Each is right on its own device.
+    phone.act(&nid, ProductAdjustStock { id: "radish".into(), delta: -3 }).unwrap();
+    tablet.act(&nid, OrderConfirm { id: "bobs-order".into() }).unwrap();
+    assert_eq!(radish(&phone, &nid).stock, 0);
+    assert_eq!(radish(&tablet, &nid).reserved, 1);
+    // The tablet reaches the server first: the reservation stands, and the phone's sale cannot.
+    tablet.sync().await;
+    let report = phone.sync().await;
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    assert_eq!(report.rejected[0].code, "insufficient_stock");
+    assert!(report.rejected[0].message.contains("reserved for pre-orders"), "{:?}", report.rejected[0]);
+    let inbox = phone.store.inbox(&nid, phone.store.now_ms(), 0).unwrap();
+    assert!(inbox.iter().any(|e| e.kind.as_str() == "rejected"), "the trader is told: {inbox:?}");
+    tablet.sync().await;
+    bob.sync().await;
+    for device in [&phone, &tablet, &bob] {
+        let p = radish(device, &nid);
+        assert_eq!((p.stock, p.reserved), (3, 1), "{} sees no overselling", device.name);
+    }
+    assert_eq!(phone.shared_replica(&nid), tablet.shared_replica(&nid));
+    assert_eq!(phone.shared_replica(&nid), bob.shared_replica(&nid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_changed_on_both_devices_keeps_the_newest_whatever_reaches_the_server_first() {
+    let server = TestServer::start().await;
+    let (nid, phone, tablet, bob) = market(&server).await;
+    tablet.act(&nid, ProductSetPrice { id: "radish".into(), price_cents: 180 }).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    phone.act(&nid, ProductSetPrice { id: "radish".into(), price_cents: 200 }).unwrap();
+    // Stock moves on both devices add up, whatever the order.
+    phone.act(&nid, ProductAdjustStock { id: "radish".into(), delta: 10 }).unwrap();
+    tablet.act(&nid, ProductAdjustStock { id: "radish".into(), delta: -2 }).unwrap();
+    phone.sync().await;
+    tablet.sync().await;
+    phone.sync().await;
+    bob.sync().await;
+    for device in [&phone, &tablet, &bob] {
+        let p = radish(device, &nid);
+        assert_eq!((p.price_cents, p.stock), (200, 11), "{}: the newest price, and 3 + 10 - 2", device.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_leaves_has_their_content_removed_on_every_device() {
+    let server = TestServer::start().await;
+    let (nid, alice, bob, chloe) = neighbourhood(&server).await;
+    bob.act(&nid, favour("bikes", FavourKind::Offer, "I can fix bikes")).unwrap();
+    bob.sync().await;
+    alice.sync().await;
+    chloe.sync().await;
+    assert!(chloe.shared_replica(&nid).iter().any(|e| matches!(e, Entity::Favour(f) if f.id == "bikes")));
+    bob.act(&nid, MemberLeave {}).unwrap();
+    bob.sync().await;
+    alice.sync().await;
+    chloe.sync().await;
+    for device in [&alice, &chloe] {
+        assert!(
+            !device.shared_replica(&nid).iter().any(|e| matches!(e, Entity::Favour(f) if f.id == "bikes")),
+            "{} still has Bob's favour",
+            device.name
+        );
+    }
+    // Bob's own device forgets the neighbourhood: the server no longer lets him read it.
+    assert!(bob.replica(&nid).is_empty(), "{:?}", bob.replica(&nid));
+}

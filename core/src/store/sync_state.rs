@@ -344,6 +344,47 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a neighbourhood the person no longer belongs to (they left, or a moderator removed them):
+    /// its replica, its confirmed state and its cursor go. Changes still waiting for it cannot be applied
+    /// any more: they move to the refused list with a sentence that says why, so none vanishes unseen.
+    pub fn forget(&self, neighbourhood_id: &str) -> Result<()> {
+        let now = self.now_ms();
+        let kinds = self.write_tx("forgetting a neighbourhood", |conn, _| {
+            conn.execute(
+                "INSERT OR REPLACE INTO rejected (seq, neighbourhood_id, name, mutation, code, message, rejected_at)                  SELECT seq, neighbourhood_id, name, mutation, 'not_member',                  'You are no longer a member of this neighbourhood, so this change could not be shared.', ?2                  FROM outbox WHERE neighbourhood_id = ?1",
+                params![neighbourhood_id, now],
+            )
+            .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
+            for sql in [
+                "DELETE FROM outbox WHERE neighbourhood_id = ?",
+                "DELETE FROM base WHERE neighbourhood_id = ?",
+                "DELETE FROM settling WHERE neighbourhood_id = ?",
+                "DELETE FROM sync_cursors WHERE neighbourhood_id = ?",
+            ] {
+                conn.execute(sql, [neighbourhood_id]).map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
+            }
+            for kind in EntityKind::ALL {
+                let sql = format!("DELETE FROM {} WHERE neighbourhood_id = ? RETURNING rowid", rows::table_of(kind));
+                let rowids: Vec<i64> = conn
+                    .prepare(&sql)
+                    .and_then(|mut stmt| stmt.query_map([neighbourhood_id], |row| row.get(0))?.collect())
+                    .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
+                if let Some(fts) = rows::fts_of(kind) {
+                    let mut stmt = conn
+                        .prepare(&format!("DELETE FROM {fts} WHERE rowid = ?"))
+                        .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
+                    for rowid in rowids {
+                        stmt.execute([rowid]).map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
+                    }
+                }
+            }
+            Ok(EntityKind::ALL.into_iter().collect())
+        })?;
+        tracing::info!(neighbourhood = neighbourhood_id, "left the neighbourhood: its data is removed from this device");
+        self.notify(kinds);
+        Ok(())
+    }
+
     /// Everything the replica holds of a neighbourhood, in key order: for comparing replicas, and for
     /// export.
     pub fn replica(&self, neighbourhood_id: &str) -> Result<Vec<Entity>> {

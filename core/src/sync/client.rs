@@ -42,6 +42,9 @@ pub enum SyncError {
     /// The server's address is not acceptable.
     #[error("{0}")]
     BadAddress(String),
+    /// A device link code that cannot be used.
+    #[error("{0}")]
+    BadLink(String),
     /// The server answered something this version of Quartier does not understand.
     #[error("the server's answer could not be understood ({0}); update the app")]
     Protocol(String),
@@ -82,6 +85,57 @@ pub struct SyncReport {
     pub pulled: usize,
     /// False when the budget ran out first: call again to finish.
     pub complete: bool,
+}
+
+/// What a registered device hands to a new device of the same person (a trader's tablet): the server,
+/// the person, the new device's id and token, and the neighbourhoods to follow. As text it is a link
+/// code, to be shown once (a QR code) and never logged: whoever has it can act as the person.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceLink {
+    pub server: String,
+    pub person_id: String,
+    pub device_id: String,
+    pub token: String,
+    pub neighbourhoods: Vec<String>,
+}
+
+impl std::fmt::Debug for DeviceLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceLink")
+            .field("server", &self.server)
+            .field("person_id", &self.person_id)
+            .field("device_id", &self.device_id)
+            .field("token", &"<secret>")
+            .finish()
+    }
+}
+
+const LINK_PREFIX: &str = "quartier-link:";
+
+impl DeviceLink {
+    /// The link as one line of text.
+    pub fn to_code(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let hex: String = json.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{LINK_PREFIX}{hex}")
+    }
+
+    /// Reads a link code, as printed by [`DeviceLink::to_code`].
+    pub fn from_code(code: &str) -> Result<DeviceLink, SyncError> {
+        let bad = || SyncError::BadLink("this is not a device link code: copy the whole line the other device printed".into());
+        let hex = code.trim().strip_prefix(LINK_PREFIX).ok_or_else(bad)?;
+        if hex.len() % 2 != 0 || !hex.is_ascii() {
+            return Err(bad());
+        }
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        let link: DeviceLink = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        check_server_url(&link.server)?;
+        Ok(link)
+    }
 }
 
 /// Told whenever the sync status changes.
@@ -227,6 +281,39 @@ impl SyncClient {
         Ok(())
     }
 
+    /// Adds another device of this person with the server, and gives what the new device needs.
+    pub async fn link_device(&self) -> Result<DeviceLink, SyncError> {
+        let request = AddDeviceRequest { device_id: crate::store::new_id() };
+        let response =
+            self.http.post(self.url("/v1/devices")?).bearer_auth(self.token()?).json(&request).send().await.map_err(offline)?;
+        let added: RegisterResponse = answer(response).await?;
+        Ok(DeviceLink {
+            server: self.server.to_string(),
+            person_id: added.person_id,
+            device_id: added.device_id,
+            token: added.token,
+            neighbourhoods: self.store.followed()?,
+        })
+    }
+
+    /// The client of a new device set up from a link: `store` must have been opened with the link's
+    /// identity (see [`DeviceLink`]); the token goes to `secrets`, and the neighbourhoods are followed.
+    pub fn adopt(store: Arc<Store>, link: &DeviceLink, secrets: Arc<dyn SecretStore>) -> Result<Arc<SyncClient>, SyncError> {
+        let identity = store.identity();
+        if identity.person_id != link.person_id || identity.device_id != link.device_id {
+            return Err(SyncError::BadLink(format!(
+                "this database belongs to another device ({}); set the new device up with a fresh database",
+                identity.device_id
+            )));
+        }
+        let client = SyncClient::new(store, &link.server, secrets)?;
+        client.secrets.set(TOKEN_KEY, &link.token)?;
+        for neighbourhood in &link.neighbourhoods {
+            client.store.follow(neighbourhood)?;
+        }
+        Ok(client)
+    }
+
     /// Joins a neighbourhood with an invitation code, then fetches it.
     pub async fn join(&self, code: &str, display_name: &str) -> Result<JoinResponse, SyncError> {
         let request = JoinRequest { code: code.to_owned(), display_name: display_name.to_owned() };
@@ -336,8 +423,13 @@ impl SyncClient {
                     .map_err(offline)?;
                 let page: PullResponse = match answer(response).await {
                     Ok(page) => page,
-                    // A neighbourhood created offline that the server does not have yet, or one left.
-                    Err(SyncError::Server { status: 403 | 404, .. }) => break,
+                    // A neighbourhood created offline that the server does not have yet.
+                    Err(SyncError::Server { status: 404, .. }) => break,
+                    // No longer a member (left, or removed): its content leaves this device too.
+                    Err(SyncError::Server { status: 403, .. }) => {
+                        self.store.forget(&neighbourhood)?;
+                        break;
+                    }
                     Err(e) => return Err(e),
                 };
                 report.pulled += page.changes.len();
@@ -427,5 +519,27 @@ mod tests {
         }
         let samples: BTreeSet<Duration> = (0..20).map(|_| backoff(3, max)).collect();
         assert!(samples.len() > 1, "jitter spreads the retries");
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn a_link_code_round_trips_and_hides_its_token_from_logs() {
+        let link = DeviceLink {
+            server: "https://sync.example.org/".into(),
+            person_id: "tom".into(),
+            device_id: "tablet".into(),
+            token: "s3cret".into(),
+            neighbourhoods: vec!["n1".into()],
+        };
+        assert_eq!(DeviceLink::from_code(&link.to_code()).unwrap(), link);
+        assert!(!format!("{link:?}").contains("s3cret"));
+        assert!(DeviceLink::from_code("quartier-link:zz").is_err());
+        assert!(DeviceLink::from_code("hello").is_err());
+        let insecure = DeviceLink { server: "http://example.org".into(), ..link };
+        assert!(DeviceLink::from_code(&insecure.to_code()).is_err());
     }
 }

@@ -5,5 +5,5 @@ pub mod client;
 pub mod protocol;
 pub mod secrets;
 
-pub use client::{SyncClient, SyncError, SyncReport, SyncStatus};
+pub use client::{DeviceLink, SyncClient, SyncError, SyncReport, SyncStatus};
 pub use secrets::{FileSecretStore, SecretStore};

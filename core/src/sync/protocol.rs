@@ -7,6 +7,7 @@
 //! | call | body | answer |
 //! |---|---|---|
 //! | `POST /v1/register` | [`RegisterRequest`] | [`RegisterResponse`]: a token for the device |
+//! | `POST /v1/devices` (token) | [`AddDeviceRequest`] | [`RegisterResponse`]: a token for another device of the same person |
 //! | `POST /v1/join` (token) | [`JoinRequest`] | [`JoinResponse`]: the neighbourhood joined |
 //! | `POST /v1/push` (token) | [`PushRequest`] | [`PushResponse`]: one outcome per mutation |
 //! | `GET /v1/neighbourhoods/{id}/pull?after=V&limit=N` (token) | | [`PullResponse`] |
@@ -24,8 +25,8 @@ pub const MAX_PUSH_MUTATIONS: usize = 500;
 pub const MAX_PULL_LIMIT: u32 = 5_000;
 pub const DEFAULT_PULL_LIMIT: u32 = 1_000;
 
-/// A device makes itself known. The first device of a person names a new person id; another device of
-/// the same person brings a link code made by one of their registered devices (not yet offered).
+/// A device makes itself known: the first device of a person names a new person id. Further devices of
+/// the same person are added by a registered one ([`AddDeviceRequest`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -50,6 +51,14 @@ impl std::fmt::Debug for RegisterResponse {
             .field("token", &"<secret>")
             .finish()
     }
+}
+
+/// A registered device adds another device of its person (a trader's tablet beside the phone). The
+/// answer's token is for the new device: the registered one hands it over (a link code, a QR code).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddDeviceRequest {
+    pub device_id: String,
 }
 
 /// A newcomer redeems an invitation code.

@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quartier_core::sync::protocol::{
+    AddDeviceRequest,
     DEFAULT_PULL_LIMIT, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse, RegisterRequest,
     RegisterResponse,
 };
@@ -43,6 +44,17 @@ pub async fn register<B: Backend>(
         .blocking(move |inner| devices::register(&inner.backend, &request, inner.clock.now_ms()))
         .await?;
     Ok((StatusCode::CREATED, axum::Json(registered)))
+}
+
+pub async fn add_device<B: Backend>(
+    State(server): State<Server<B>>,
+    Authenticated(device): Authenticated,
+    Json(request): Json<AddDeviceRequest>,
+) -> Result<(StatusCode, axum::Json<RegisterResponse>), ApiError> {
+    let added = server
+        .blocking(move |inner| devices::add_device(&inner.backend, &device, &request, inner.clock.now_ms()))
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(added)))
 }
 
 pub async fn push<B: Backend>(

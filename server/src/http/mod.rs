@@ -47,6 +47,7 @@ pub fn router<B: Backend>(server: Server<B>) -> Router {
             "/v1/join",
             post(handlers::join::<B>).layer(middleware::from_fn_with_state(join_gate, rate_limit)),
         )
+        .route("/v1/devices", post(handlers::add_device::<B>))
         .route("/v1/push", post(handlers::push::<B>))
         .route("/v1/neighbourhoods/{id}/pull", get(handlers::pull::<B>))
         .fallback(handlers::not_found)

@@ -3,13 +3,13 @@
 //! A token is 32 random bytes in hex, given to the device once; the server keeps only its SHA-256, so
 //! a copy of the database lets no one act as a device. Tokens are never logged.
 //!
-//! Linking a second device to a person (with a code from a registered device) is not offered yet; it
-//! would be a second function here.
+//! A person's further devices (a trader's tablet) are added by a device already registered: it asks for
+//! the new device's token and hands it over itself ([`add_device`]).
 
 use crate::error::Error;
 use crate::storage::{Backend, Device, NewDevice};
 use quartier_core::domain::validate;
-use quartier_core::sync::protocol::{RegisterRequest, RegisterResponse};
+use quartier_core::sync::protocol::{AddDeviceRequest, RegisterRequest, RegisterResponse};
 use sha2::{Digest, Sha256};
 
 fn hex(bytes: &[u8]) -> String {
@@ -63,6 +63,35 @@ pub fn register<B: Backend>(
     })?;
     tracing::info!(device_id = %request.device_id, person_id = %request.person_id, "device registered");
     Ok(RegisterResponse { device_id: request.device_id.clone(), person_id: request.person_id.clone(), token })
+}
+
+/// Adds another device of the person of a registered device, and gives the new device's token, once.
+pub fn add_device<B: Backend>(
+    backend: &B,
+    by: &Device,
+    request: &AddDeviceRequest,
+    now_ms: i64,
+) -> Result<RegisterResponse, Error> {
+    validate::new_id("device", &request.device_id).map_err(|rejection| Error::BadRequest(rejection.message))?;
+    let token = new_token()?;
+    let hash = token_hash(&token);
+    backend.write(|tx| {
+        if tx.device_exists(&request.device_id)? {
+            return Err(Error::Conflict(format!(
+                "The device {} is registered already; choose a new id for the new device.",
+                request.device_id
+            )));
+        }
+        tx.insert_device(&NewDevice {
+            device_id: &request.device_id,
+            person_id: &by.person_id,
+            token_hash: &hash,
+            created_at: now_ms,
+        })?;
+        Ok(())
+    })?;
+    tracing::info!(device_id = %request.device_id, person_id = %by.person_id, "device added");
+    Ok(RegisterResponse { device_id: request.device_id.clone(), person_id: by.person_id.clone(), token })
 }
 
 /// The device a bearer token belongs to.
