@@ -1,0 +1,140 @@
+//! The sync engine's behaviour over time, with a real server: the background loop, the time budget,
+//! and the status the apps show.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use quartier_core::domain::mutation::*;
+use quartier_core::domain::*;
+use quartier_core::sync::SyncStatus;
+use quartier_core::sync::client::StatusListener;
+use quartier_e2e::{Device, TestServer};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn ask(id: &str) -> FavourPost {
+    FavourPost {
+        id: id.into(),
+        kind: FavourKind::Ask,
+        title: "Water my plants".into(),
+        details: String::new(),
+        category: "garden".into(),
+        window: None,
+        cell: None,
+    }
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<SyncStatus>>);
+
+impl StatusListener for Recorder {
+    fn status_changed(&self, status: &SyncStatus) {
+        self.0.lock().unwrap().push(status.clone());
+    }
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_loop_sends_a_local_write_soon_without_being_asked() {
+    let server = TestServer::start().await;
+    let alice = Device::new(&server, "alice").await;
+    let recorder = Arc::new(Recorder::default());
+    alice.client.add_status_listener(recorder.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // A long interval: only the write itself can make the loop sync again in time.
+    let engine =
+        tokio::spawn(alice.client.clone().run(Duration::from_secs(3600), Duration::from_secs(60), async {
+            let _ = stopped.await;
+        }));
+    until("the first round is done", || recorder.0.lock().unwrap().iter().any(|s| !s.syncing)).await;
+    alice
+        .act(
+            "n1",
+            NeighbourhoodCreate {
+                name: "Aligre".into(),
+                description: String::new(),
+                cell: None,
+                display_name: "Alice".into(),
+            },
+        )
+        .unwrap();
+    alice.act("n1", ask("f1")).unwrap();
+    until("the writes reach the server", || alice.store.pending_count().unwrap() == 0).await;
+    until("the status says so", || {
+        alice.client.status().pending == 0 && alice.client.status().last_success_ms.is_some()
+    })
+    .await;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), engine).await.unwrap().unwrap();
+    let seen = recorder.0.lock().unwrap().clone();
+    assert!(seen.iter().any(|s| s.syncing) && seen.iter().any(|s| !s.syncing), "{seen:?}");
+    // A second device of nobody in Aligre sees nothing, but Bob joining would: the server has it all.
+    let fresh = Device::new(&server, "bob").await;
+    fresh.sync().await;
+    assert!(fresh.replica("n1").is_empty(), "a stranger pulled Aligre");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_cut_short_by_its_budget_is_finished_by_the_next() {
+    let server = TestServer::start().await;
+    let alice = Device::new(&server, "alice").await;
+    alice
+        .act(
+            "n1",
+            NeighbourhoodCreate {
+                name: "Aligre".into(),
+                description: String::new(),
+                cell: None,
+                display_name: "Alice".into(),
+            },
+        )
+        .unwrap();
+    for i in 0..450 {
+        alice.act("n1", ask(&format!("f{i}"))).unwrap();
+    }
+    // No time at all: nothing is sent, nothing is lost, and the round says it is not complete.
+    let report = alice.client.sync_once(Duration::ZERO).await.unwrap();
+    assert!(!report.complete);
+    assert_eq!(alice.store.pending_count().unwrap(), 451);
+    let report = alice.client.sync_once(Duration::from_secs(30)).await.unwrap();
+    assert!(report.complete);
+    assert_eq!(report.pushed, 451);
+    assert_eq!(alice.store.pending_count().unwrap(), 0);
+    assert_eq!(alice.shared_replica("n1").len(), 1 + 1 + 450, "the neighbourhood, Alice and her favours");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_leaves_everything_saved_and_is_reported() {
+    let alice = {
+        let server = TestServer::start().await;
+        Device::new(&server, "alice").await
+        // The server stops here.
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    alice
+        .act(
+            "n1",
+            NeighbourhoodCreate {
+                name: "Aligre".into(),
+                description: String::new(),
+                cell: None,
+                display_name: "Alice".into(),
+            },
+        )
+        .unwrap();
+    let error = alice.client.sync_once(Duration::from_secs(5)).await.unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert!(error.to_string().contains("saved on this device"), "{error}");
+    assert_eq!(alice.store.pending_count().unwrap(), 1);
+    let status = alice.client.status();
+    assert_eq!(status.pending, 1);
+    assert!(status.last_error.is_some());
+}
