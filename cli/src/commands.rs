@@ -228,7 +228,10 @@ fn pair(profile: &mut Profile, code: &str, out: Out) -> Result<String> {
             profile.name
         )));
     }
-    let identity = quartier_core::store::Identity { device_id: link.device_id.clone(), person_id: link.person_id.clone() };
+    let identity = quartier_core::store::Identity {
+        device_id: link.device_id.clone(),
+        person_id: link.person_id.clone(),
+    };
     let store = profile.open_store_as(identity)?;
     let client = SyncClient::adopt(store, &link, Arc::new(profile.secrets()))?;
     profile.settings.server = Some(link.server.clone());

@@ -10,7 +10,8 @@
 //!   that tests bind `127.0.0.1:0` and talk to a real server;
 //! - `http/`: routes, extractors, the middleware (limits, compression, metrics, rate limits);
 //! - [`sync`]: the calls of the protocol, generic over the storage backend and free of HTTP;
-//! - [`storage`]: the [`Backend`](storage::Backend) and [`Tx`](storage::Tx) traits, and SQLite;
+//! - [`storage`]: the [`Backend`](storage::Backend) and [`Tx`](storage::Tx) traits, SQLite and
+//!   PostgreSQL, and [`AnyBackend`] (either, chosen at start-up);
 //! - [`error`], [`metrics`], [`rate_limit`], [`clock`], [`config`].
 
 pub mod clock;
@@ -23,6 +24,8 @@ pub mod storage;
 pub mod sync;
 
 pub use config::Config;
+pub use storage::AnyBackend;
+pub use storage::postgres::{PostgresBackend, PostgresUrl};
 pub use storage::sqlite::SqliteBackend;
 
 use clock::Clock;

@@ -1,14 +1,15 @@
 //! `quartier-server`: the command line of the sync server.
 //!
-//! `quartier-server serve` opens (or creates) the SQLite database in the data folder, listens, and
-//! serves until SIGTERM or Ctrl-C, letting the calls under way finish. A start-up failure is one
-//! sentence on stderr and a non-zero exit code. To add a setting: a flag (with its `QUARTIER_*`
-//! variable) in [`ServeArgs`], copied into the library's `Config`.
+//! `quartier-server serve` opens (or creates) the SQLite database in the data folder, or connects to
+//! the PostgreSQL database of `--database postgres://…`, listens, and serves until SIGTERM or Ctrl-C,
+//! letting the calls under way finish. A start-up failure is one sentence on stderr and a non-zero
+//! exit code. To add a setting: a flag (with its `QUARTIER_*` variable) in [`ServeArgs`], copied into
+//! the library's `Config`.
 
 use clap::{Args, Parser, Subcommand};
 use quartier_server::rate_limit::RateLimit;
 use quartier_server::storage::sqlite::FILE_NAME;
-use quartier_server::{Config, Server, SqliteBackend};
+use quartier_server::{AnyBackend, Config, PostgresBackend, PostgresUrl, Server, SqliteBackend};
 use std::io::{ErrorKind, IsTerminal};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -16,8 +17,8 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const EXIT_CODES: &str = "Exit codes: 0 stopped cleanly (SIGTERM or Ctrl-C); 1 could not start or stopped on a \
-failure (the address is taken, the data folder cannot be written, the database cannot be used); 2 the \
-command line is wrong (including a PostgreSQL URL: PostgreSQL support is not built yet). \
+failure (the address is taken, the data folder cannot be written, the database cannot be used or \
+reached); 2 the command line is wrong (including a database URL that cannot be used as it is). \
 Logs go to stderr; set RUST_LOG (for example RUST_LOG=debug) to see more.";
 
 #[derive(Debug, Parser)]
@@ -43,8 +44,9 @@ struct ServeArgs {
     #[arg(long, env = "QUARTIER_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
 
-    /// A database URL instead of the file in --data: `sqlite:PATH`. (`postgres://…` is planned, not
-    /// built yet.)
+    /// A database URL instead of the file in --data: `sqlite:PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (through a Unix socket or loopback only, without
+    /// TLS: add `sslmode=disable` for another host on a private network).
     #[arg(long, env = "QUARTIER_DATABASE", hide_env_values = true)]
     database: Option<String>,
 
@@ -110,16 +112,16 @@ enum Database {
     InDataFolder(PathBuf),
     /// A SQLite file named by `sqlite:PATH`.
     File(PathBuf),
+    /// A PostgreSQL database named by `postgres://…`.
+    Postgres(Box<PostgresUrl>),
 }
 
 fn database(args: &ServeArgs) -> Result<Database, Failure> {
     match args.database.as_deref() {
         None => Ok(Database::InDataFolder(args.data.clone())),
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Err(Failure::usage(String::from(
-                "PostgreSQL support is not built yet; leave out --database (and QUARTIER_DATABASE) to use the SQLite file in --data, or give sqlite:PATH",
-            )))
-        }
+        Some(url) if PostgresUrl::is_postgres(url) => PostgresUrl::parse(url)
+            .map(|url| Database::Postgres(Box::new(url)))
+            .map_err(|e| Failure::usage(e.to_string())),
         Some(url) if url.starts_with("sqlite:") => {
             let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
             if path.is_empty() {
@@ -131,14 +133,14 @@ fn database(args: &ServeArgs) -> Result<Database, Failure> {
         }
         // The URL may hold a password: show its scheme only.
         Some(url) => Err(Failure::usage(format!(
-            "the database URL scheme {:?} is not known; give sqlite:PATH, or leave out --database to use --data",
+            "the database URL scheme {:?} is not known; give sqlite:PATH or postgres://…, or leave out --database to use --data",
             url.split(':').next().unwrap_or_default()
         ))),
     }
 }
 
-/// Opens the database, creating the data folder if needed.
-fn open(database: Database) -> Result<(PathBuf, SqliteBackend), Failure> {
+/// Opens the database, creating the data folder if needed; gives how to name it in the log.
+async fn open(database: Database) -> Result<(String, AnyBackend), Failure> {
     let path = match database {
         Database::InDataFolder(data) => {
             std::fs::create_dir_all(&data).map_err(|e| {
@@ -150,9 +152,18 @@ fn open(database: Database) -> Result<(PathBuf, SqliteBackend), Failure> {
             data.join(FILE_NAME)
         }
         Database::File(path) => path,
+        Database::Postgres(url) => {
+            // The client blocks: connect off the runtime's threads.
+            let target = url.target().to_owned();
+            let backend = tokio::task::spawn_blocking(move || PostgresBackend::open(&url))
+                .await
+                .map_err(|e| Failure::start(format!("cannot start: connecting to PostgreSQL failed ({e})")))?
+                .map_err(|e| Failure::start(format!("cannot start: {e}")))?;
+            return Ok((format!("postgres://{target}"), backend.into()));
+        }
     };
     let backend = SqliteBackend::open(&path).map_err(|e| Failure::start(format!("cannot start: {e}")))?;
-    Ok((path, backend))
+    Ok((path.display().to_string(), backend.into()))
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
@@ -171,7 +182,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             _ => format!("cannot listen on {} ({e}); check the address given with --listen", args.listen),
         })
     })?;
-    let (path, backend) = open(database)?;
+    let (shown, backend) = open(database).await?;
     let address = listener
         .local_addr()
         .map_err(|e| Failure::start(format!("cannot read the address listened on: {e}")))?;
@@ -183,7 +194,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        database = %path.display(),
+        database = %shown,
         "quartier-server listening on http://{address}"
     );
     let server = Server::new(backend, config);

@@ -193,8 +193,22 @@ fn a_trader_pairs_a_tablet_and_both_run_the_stall() {
     let hub = Hub::start();
     let home = TempDir::new().unwrap();
     let (_alice, bob, tom) = neighbourhood(&hub, &home);
-    let stall = tom.create(&["stall", "open", "--name", "Vergers", "--market", "Aligre", "--days", "sat", "--hours", "08:00-13:00"]);
-    let apples = tom.create(&["product", "add", "--stall", &stall, "--name", "Pommes", "--unit", "kg", "--price", "3", "--stock", "20"]);
+    let stall = tom.create(&[
+        "stall",
+        "open",
+        "--name",
+        "Vergers",
+        "--market",
+        "Aligre",
+        "--days",
+        "sat",
+        "--hours",
+        "08:00-13:00",
+    ]);
+    let apples = tom.create(&[
+        "product", "add", "--stall", &stall, "--name", "Pommes", "--unit", "kg", "--price", "3", "--stock",
+        "20",
+    ]);
     tom.json(&["sync"]);
     let link = tom.json(&["link-device"])["link"].as_str().unwrap().to_owned();
     let tablet = Person::new(&home, "tom-tablet");
@@ -208,7 +222,12 @@ fn a_trader_pairs_a_tablet_and_both_run_the_stall() {
     tablet.json(&["sync"]);
     bob.json(&["sync"]);
     for person in [&tom, &tablet, &bob] {
-        assert_eq!(person.json(&["product", "list", "--stall", &stall])[0]["stock"], 15, "{}", person.profile);
+        assert_eq!(
+            person.json(&["product", "list", "--stall", &stall])[0]["stock"],
+            15,
+            "{}",
+            person.profile
+        );
     }
     // A profile that has data of its own cannot be paired over.
     assert_eq!(bob.fails(2, &["pair", &link])["code"], "usage");

@@ -380,7 +380,10 @@ impl Store {
             }
             Ok(EntityKind::ALL.into_iter().collect())
         })?;
-        tracing::info!(neighbourhood = neighbourhood_id, "left the neighbourhood: its data is removed from this device");
+        tracing::info!(
+            neighbourhood = neighbourhood_id,
+            "left the neighbourhood: its data is removed from this device"
+        );
         self.notify(kinds);
         Ok(())
     }

@@ -122,7 +122,11 @@ impl DeviceLink {
 
     /// Reads a link code, as printed by [`DeviceLink::to_code`].
     pub fn from_code(code: &str) -> Result<DeviceLink, SyncError> {
-        let bad = || SyncError::BadLink("this is not a device link code: copy the whole line the other device printed".into());
+        let bad = || {
+            SyncError::BadLink(
+                "this is not a device link code: copy the whole line the other device printed".into(),
+            )
+        };
         let hex = code.trim().strip_prefix(LINK_PREFIX).ok_or_else(bad)?;
         if hex.len() % 2 != 0 || !hex.is_ascii() {
             return Err(bad());
@@ -199,9 +203,10 @@ impl std::fmt::Debug for SyncClient {
 async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, SyncError> {
     let status = response.status();
     if status.is_success() {
-        return response.json().await.map_err(|e| {
-            if e.is_decode() { SyncError::Protocol(e.to_string()) } else { SyncError::Offline(e.to_string()) }
-        });
+        // The body is read whole first: one cut short is the network's fault (try again later; reqwest
+        // reports it as a decode error too), and only a whole body that does not parse is a protocol error.
+        let body = response.bytes().await.map_err(offline)?;
+        return serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()));
     }
     if status == reqwest::StatusCode::UNAUTHORIZED {
         return Err(SyncError::Unauthorized);
@@ -284,8 +289,14 @@ impl SyncClient {
     /// Adds another device of this person with the server, and gives what the new device needs.
     pub async fn link_device(&self) -> Result<DeviceLink, SyncError> {
         let request = AddDeviceRequest { device_id: crate::store::new_id() };
-        let response =
-            self.http.post(self.url("/v1/devices")?).bearer_auth(self.token()?).json(&request).send().await.map_err(offline)?;
+        let response = self
+            .http
+            .post(self.url("/v1/devices")?)
+            .bearer_auth(self.token()?)
+            .json(&request)
+            .send()
+            .await
+            .map_err(offline)?;
         let added: RegisterResponse = answer(response).await?;
         Ok(DeviceLink {
             server: self.server.to_string(),
@@ -298,7 +309,11 @@ impl SyncClient {
 
     /// The client of a new device set up from a link: `store` must have been opened with the link's
     /// identity (see [`DeviceLink`]); the token goes to `secrets`, and the neighbourhoods are followed.
-    pub fn adopt(store: Arc<Store>, link: &DeviceLink, secrets: Arc<dyn SecretStore>) -> Result<Arc<SyncClient>, SyncError> {
+    pub fn adopt(
+        store: Arc<Store>,
+        link: &DeviceLink,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Arc<SyncClient>, SyncError> {
         let identity = store.identity();
         if identity.person_id != link.person_id || identity.device_id != link.device_id {
             return Err(SyncError::BadLink(format!(

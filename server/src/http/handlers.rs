@@ -12,9 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quartier_core::sync::protocol::{
-    AddDeviceRequest,
-    DEFAULT_PULL_LIMIT, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse, RegisterRequest,
-    RegisterResponse,
+    AddDeviceRequest, DEFAULT_PULL_LIMIT, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse,
+    RegisterRequest, RegisterResponse,
 };
 use serde::Deserialize;
 

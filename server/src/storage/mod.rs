@@ -7,16 +7,24 @@
 //! backend, so a second backend changes nothing there. Which fields of an entity the queries filter on,
 //! and who may read it, is decided once for every backend in [`index`].
 //!
-//! SQLite (`sqlite/`) is the backend today. To add PostgreSQL: a `postgres/` module with a connection
-//! pool, the same tables (every per-neighbourhood table keyed by `neighbourhood_id` first, so that Citus
-//! can shard by it), `write` as `BEGIN … COMMIT` (rolled back on `Err`), `lock_device` and
-//! `lock_neighbourhood` as `SELECT … FOR UPDATE` (plus `pg_advisory_xact_lock` on the id, so that a
-//! neighbourhood that does not exist yet is locked too), and a `RefCell` around the driver's
-//! transaction, since [`Tx`] methods take `&self`. Then run `tests/` against it: the tests build their
-//! server from a backend.
+//! Two backends: SQLite (`sqlite/`), one file for hosts who run the server on one machine, and
+//! PostgreSQL (`postgres/`), for hosts who run several stateless server processes over one database.
+//! Both keep the same tables, every per-neighbourhood table keyed by `neighbourhood_id` first (so that
+//! Citus can shard by it), and pass the same test suite (`tests/server/`). [`AnyBackend`] is either
+//! one, chosen at start-up from the command line.
+//!
+//! What a backend must give, beyond the SQL: writers of one neighbourhood serialised from
+//! [`Tx::lock_neighbourhood`] to commit, so that its versions commit in order; a read transaction
+//! that is one snapshot; and lists in byte order of their text keys (Rust's `String` order). To add a
+//! backend: a module with a pool, the tables, [`Backend`] and [`Tx`], a variant of [`AnyBackend`], and
+//! a variant of the tests' `Db`.
 
+mod any;
 pub mod index;
+pub mod postgres;
 pub mod sqlite;
+
+pub use any::AnyBackend;
 
 use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
 use quartier_core::sync::protocol::{Change, Outcome};
@@ -29,6 +37,17 @@ pub enum StorageError {
         "the database file {path} cannot be opened ({detail}); check that its folder exists and is writable by this user"
     )]
     Open { path: String, detail: String },
+
+    /// A database URL that cannot be used as it is (the sentence says why and what to do).
+    #[error("{0}")]
+    Url(String),
+
+    /// The PostgreSQL server cannot be reached, or refuses the connection. `target` never shows a
+    /// password.
+    #[error(
+        "cannot connect to PostgreSQL at {target} ({detail}); check that the server is running and that the URL (host, port, user, password, database) is right"
+    )]
+    Connect { target: String, detail: String },
 
     /// The database was written by a newer server.
     #[error(
@@ -113,9 +132,10 @@ pub trait Backend: Send + Sync + 'static {
 pub trait Tx {
     // Devices.
 
-    /// Whether a device with this id is registered.
+    /// Whether a device with this id is registered. In a write transaction the answer holds until
+    /// the transaction ends (the id is locked), so that checking and then inserting does not race.
     fn device_exists(&self, device_id: &str) -> Result<bool>;
-    /// Whether any device acts for this person.
+    /// Whether any device acts for this person; in a write transaction, locked like `device_exists`.
     fn person_exists(&self, person_id: &str) -> Result<bool>;
     fn insert_device(&self, device: &NewDevice<'_>) -> Result<()>;
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;

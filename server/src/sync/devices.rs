@@ -72,7 +72,8 @@ pub fn add_device<B: Backend>(
     request: &AddDeviceRequest,
     now_ms: i64,
 ) -> Result<RegisterResponse, Error> {
-    validate::new_id("device", &request.device_id).map_err(|rejection| Error::BadRequest(rejection.message))?;
+    validate::new_id("device", &request.device_id)
+        .map_err(|rejection| Error::BadRequest(rejection.message))?;
     let token = new_token()?;
     let hash = token_hash(&token);
     backend.write(|tx| {

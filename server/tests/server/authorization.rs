@@ -22,9 +22,8 @@ enum Post {
     NotMember,
 }
 
-#[tokio::test]
-async fn the_authorization_matrix() {
-    let server = TestServer::start().await;
+async fn the_authorization_matrix(db: Db) {
+    let server = TestServer::start(db).await;
     let h = hood(&server).await;
     let (mut mona, lea, tom) = (h.mona, h.lea, h.tom);
     let aligre = h.nid.clone();
@@ -111,3 +110,5 @@ async fn the_authorization_matrix() {
         .collect();
     assert_eq!(favours, vec![("f-lea", "lea"), ("f-mona", "mona"), ("f-tom", "tom")]);
 }
+
+on_both_backends!(the_authorization_matrix,);

@@ -1,5 +1,6 @@
 //! Starting and stopping: `run` ends on its shutdown future; the binary starts, serves and stops on
-//! SIGTERM, and a start-up failure is one sentence on stderr with a non-zero exit code.
+//! SIGTERM over either database, and a start-up failure is one sentence on stderr with a non-zero exit
+//! code (1 when something cannot be used or reached, 2 when the command line is wrong).
 
 use crate::support::*;
 use reqwest::StatusCode;
@@ -9,9 +10,8 @@ use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_quartier-server");
 
-#[tokio::test]
-async fn graceful_shutdown_ends_run() {
-    let server = TestServer::start().await;
+async fn graceful_shutdown_ends_run(db: Db) {
+    let server = TestServer::start(db).await;
     let url = server.url("/health");
     assert_eq!(server.http.get(&url).send().await.unwrap().status(), StatusCode::OK);
     let http = server.http.clone();
@@ -41,7 +41,31 @@ fn one_sentence(stderr: &str) -> &str {
 }
 
 #[test]
-fn postgresql_is_refused_clearly_at_start_up() {
+fn database_urls_that_cannot_be_used_are_refused_before_anything_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = |url: &str| {
+        run_binary(&["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", url])
+    };
+    // Plain text to a remote host, TLS (not spoken), an unknown option, an unknown scheme.
+    for (url, named) in [
+        ("postgres://quartier:hunter2@db.example/quartier", "db.example"),
+        ("postgres://quartier:hunter2@localhost/quartier?sslmode=require", "TLS"),
+        ("postgres://quartier:hunter2@localhost/quartier?colour=blue", "colour"),
+        ("mysql://quartier:hunter2@localhost/quartier", "\"mysql\""),
+    ] {
+        let (code, stderr) = serve(url);
+        assert_eq!(code, Some(2), "{url}: {stderr}");
+        let sentence = one_sentence(&stderr);
+        assert!(sentence.contains(named), "{url}: {sentence}");
+        assert!(!stderr.contains("hunter2"), "the password was shown: {stderr}");
+    }
+    assert!(!data.exists(), "nothing was created");
+}
+
+#[test]
+fn an_unreachable_postgresql_is_one_clear_sentence() {
+    // Nothing listens on port 1.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (code, stderr) = run_binary(&[
@@ -51,30 +75,32 @@ fn postgresql_is_refused_clearly_at_start_up() {
         "--listen",
         "127.0.0.1:0",
         "--database",
-        "postgres://quartier:hunter2@db.example/quartier",
+        "postgres://quartier:hunter2@127.0.0.1:1/quartier",
     ]);
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
     let sentence = one_sentence(&stderr);
-    assert!(sentence.contains("PostgreSQL support is not built yet"), "{sentence}");
+    assert!(sentence.contains("cannot connect to PostgreSQL at quartier@127.0.0.1:1/quartier"), "{sentence}");
+    assert!(
+        sentence.contains("refused") && sentence.contains("check that the server is running"),
+        "{sentence}"
+    );
     assert!(!stderr.contains("hunter2"), "the password was shown: {stderr}");
     assert!(!data.exists(), "nothing was created");
-
-    let (code, stderr) = run_binary(&["serve", "--listen", "127.0.0.1:0", "--database", "mysql://x"]);
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(one_sentence(&stderr).contains("\"mysql\""), "{stderr}");
 }
 
-#[test]
-fn a_taken_port_is_one_clear_sentence() {
+async fn a_taken_port_is_one_clear_sentence(db: Db) {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let (code, stderr) = run_binary(&["serve", "--data", dir.path().to_str().unwrap(), "--listen", &address]);
+    let database = blocking(|| TestDatabase::create(db));
+    let mut args = vec![String::from("serve"), "--listen".into(), address.clone()];
+    args.extend(database.serve_args());
+    let (code, stderr) = run_binary(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, Some(1), "{stderr}");
     let sentence = one_sentence(&stderr);
     assert!(sentence.contains(&address) && sentence.contains("already in use"), "{sentence}");
 }
 
+/// SQLite only: PostgreSQL has no data folder.
 #[test]
 fn a_data_folder_that_cannot_be_made_is_one_clear_sentence() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,13 +121,12 @@ fn a_data_folder_that_cannot_be_made_is_one_clear_sentence() {
     assert!(one_sentence(&stderr).contains("quartier-server.db"), "{stderr}");
 }
 
-#[tokio::test]
-async fn the_binary_serves_until_sigterm_and_keeps_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+async fn the_binary_serves_until_sigterm_and_keeps_its_data(db: Db) {
+    let database = blocking(|| TestDatabase::create(db));
     let mut child = Command::new(BINARY)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("QUARTIER_DATA", &data)
+        .args(database.serve_args())
+        .env_remove("QUARTIER_DATA")
         .env_remove("QUARTIER_DATABASE")
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
@@ -139,10 +164,20 @@ async fn the_binary_serves_until_sigterm_and_keeps_its_data() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert!(rest.contains("stopped"), "{rest}");
-    assert!(data.join("quartier-server.db").exists());
+    if let Some(file) = database.sqlite_file() {
+        assert!(file.exists());
+    }
 
     // The registration survived the restart: the same device cannot register again.
-    let backend = quartier_server::SqliteBackend::open(&data.join("quartier-server.db")).unwrap();
-    let exists = quartier_server::storage::Backend::read(&backend, |tx| tx.device_exists("d1")).unwrap();
+    let exists = blocking(|| {
+        let backend = database.open();
+        quartier_server::storage::Backend::read(&backend, |tx| tx.device_exists("d1")).unwrap()
+    });
     assert!(exists);
 }
+
+on_both_backends!(
+    graceful_shutdown_ends_run,
+    a_taken_port_is_one_clear_sentence,
+    the_binary_serves_until_sigterm_and_keeps_its_data,
+);

@@ -24,9 +24,8 @@ fn first_push(phone: &mut Phone) -> String {
     serde_json::to_string(&PushRequest { mutations: vec![m] }).unwrap()
 }
 
-#[tokio::test]
-async fn malformed_requests_get_400_with_a_sentence() {
-    let server = TestServer::start().await;
+async fn malformed_requests_get_400_with_a_sentence(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     let valid: serde_json::Value = serde_json::from_str(&first_push(&mut mona)).unwrap();
     let mut unknown_name = valid.clone();
@@ -99,18 +98,16 @@ async fn malformed_requests_get_400_with_a_sentence() {
     assert_eq!(answer.results, vec![MutationResult { seq: 1, outcome: Outcome::Applied }]);
 }
 
-#[tokio::test]
-async fn unknown_addresses_and_methods_get_an_error_body() {
-    let server = TestServer::start().await;
+async fn unknown_addresses_and_methods_get_an_error_body(db: Db) {
+    let server = TestServer::start(db).await;
     let response = server.http.get(server.url("/v2/push")).send().await.unwrap();
     expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
     let response = server.http.get(server.url("/v1/push")).send().await.unwrap();
     expect_error(response, StatusCode::METHOD_NOT_ALLOWED, "bad_request").await;
 }
 
-#[tokio::test]
-async fn bodies_over_the_limit_get_413_plain_or_compressed() {
-    let server = TestServer::start().await;
+async fn bodies_over_the_limit_get_413_plain_or_compressed(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     // 2 MiB of valid JSON: a long description.
     let mut m = mona.mutation("aligre", found("Aligre", "Mona"));
@@ -179,9 +176,8 @@ async fn bodies_over_the_limit_get_413_plain_or_compressed() {
     expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
 }
 
-#[tokio::test]
-async fn requests_and_answers_may_be_gzip_compressed() {
-    let server = TestServer::start().await;
+async fn requests_and_answers_may_be_gzip_compressed(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     let body = first_push(&mut mona);
     let response = server
@@ -216,10 +212,9 @@ async fn requests_and_answers_may_be_gzip_compressed() {
     assert_eq!(page.checkpoint, 1);
 }
 
-#[tokio::test]
-async fn register_and_join_are_rate_limited_per_address() {
+async fn register_and_join_are_rate_limited_per_address(db: Db) {
     let limit = RateLimit { per_minute: NonZeroU32::new(1).unwrap(), burst: NonZeroU32::new(2).unwrap() };
-    let server = TestServer::start_with(Config { onboarding_limit: limit, ..Config::default() }).await;
+    let server = TestServer::start_with(db, Config { onboarding_limit: limit, ..Config::default() }).await;
     let ana = server.register("ana").await;
     let _ben = server.register("ben").await;
     let response = server
@@ -252,15 +247,14 @@ async fn register_and_join_are_rate_limited_per_address() {
     }
 }
 
-#[tokio::test]
-async fn behind_a_proxy_the_forwarded_address_is_limited() {
+async fn behind_a_proxy_the_forwarded_address_is_limited(db: Db) {
     let limit = RateLimit { per_minute: NonZeroU32::new(1).unwrap(), burst: NonZeroU32::new(1).unwrap() };
     let config = Config {
         onboarding_limit: limit,
         client_ip_header: Some("x-forwarded-for".parse().unwrap()),
         ..Config::default()
     };
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_with(db, config).await;
     let register = |person: &str, from: &str| {
         server
             .http
@@ -275,9 +269,8 @@ async fn behind_a_proxy_the_forwarded_address_is_limited() {
     expect_error(third, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
 
-#[tokio::test]
-async fn health_and_metrics() {
-    let server = TestServer::start().await;
+async fn health_and_metrics(db: Db) {
+    let server = TestServer::start(db).await;
     let response = server.http.get(server.url("/health")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -314,3 +307,47 @@ async fn health_and_metrics() {
     }
     assert!(text.contains("quartier_http_request_duration_seconds_bucket{"), "{text}");
 }
+
+/// An id with the character NUL (which PostgreSQL's text cannot hold) is an id like any other that
+/// names nothing: a 4xx or a rejection, never a 500.
+async fn ids_with_a_nul_character_name_nothing(db: Db) {
+    let server = TestServer::start(db).await;
+    let h = hood(&server).await;
+    let (mut lea, mut mona) = (h.lea, h.mona);
+    server.refused(&mut lea, "ali\u{0}gre", ask("f-nul", "Help")).await;
+    server
+        .refused(
+            &mut mona,
+            &h.nid,
+            quartier_core::domain::mutation::MemberRemove { member_id: "lea\u{0}".into() },
+        )
+        .await;
+    server
+        .refused(&mut lea, &h.nid, quartier_core::domain::mutation::FavourRef { id: "f\u{0}".into() })
+        .await;
+    let response = server.pull(&lea, "ali\u{0}gre", 0, None).await;
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let response = server.join_raw(&lea, "plum\u{0}tree", "Léa").await;
+    expect_error(response, StatusCode::NOT_FOUND, "invitation_unusable").await;
+    let response = server
+        .http
+        .post(server.url("/v1/register"))
+        .json(&RegisterRequest { device_id: "d\u{0}".into(), person_id: "zoe".into() })
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    // And the neighbourhood goes on.
+    server.act(&mut lea, &h.nid, ask("f-after", "Help")).await;
+}
+
+on_both_backends!(
+    malformed_requests_get_400_with_a_sentence,
+    unknown_addresses_and_methods_get_an_error_body,
+    bodies_over_the_limit_get_413_plain_or_compressed,
+    requests_and_answers_may_be_gzip_compressed,
+    register_and_join_are_rate_limited_per_address,
+    behind_a_proxy_the_forwarded_address_is_limited,
+    health_and_metrics,
+    ids_with_a_nul_character_name_nothing,
+);

@@ -1,16 +1,48 @@
-//! quartier-server's tests: a real server on `127.0.0.1:0` over a real SQLite file, talked to over
-//! HTTP. One binary, so it compiles once.
+//! quartier-server's tests: a real server on `127.0.0.1:0` over a real database, talked to over HTTP.
+//! One binary, so it compiles once.
 //!
-//! `support` starts servers and makes phones; `sync` covers register, push, pull, join, privacy and
-//! paging; `authorization` the roles × actions matrix; `limits` malformed requests, sizes, rate limits,
+//! Every test runs twice, once on SQLite and once on PostgreSQL (`on_both_backends!`): `sqlite::` and
+//! `postgres::` in its name. The PostgreSQL half needs a server: `QUARTIER_TEST_POSTGRES`, a URL of a
+//! PostgreSQL where the tests may create databases (`eval "$(bash scripts/postgres.sh)"` starts one);
+//! without it those tests fail and say so.
+//!
+//! `support` starts servers, makes a database per test and makes phones; `sync` covers register, push,
+//! pull and join, privacy, paging, concurrent writers and several servers over one database;
+//! `authorization` the roles × actions matrix; `limits` malformed requests, sizes, rate limits,
 //! compression, health and metrics; `lifecycle` start-up failures and shutdown; `state_view` checks the
-//! server's state against the reference `MemoryState` over random histories.
+//! server's state against the reference `MemoryState` over random histories; `postgresql` what only
+//! PostgreSQL has (its migrations, several processes upgrading one database).
 
 #![allow(clippy::unwrap_used)]
+
+/// Runs each named test, an `async fn(Db)` of the module, on both backends: as
+/// `<module>::sqlite::<name>` and `<module>::postgres::<name>`. A test left out of the list is never
+/// called, which the dead-code lint refuses.
+macro_rules! on_both_backends {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(crate::support::Db::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(crate::support::Db::Postgres).await
+                }
+            )+
+        }
+    };
+}
 
 mod authorization;
 mod lifecycle;
 mod limits;
+mod postgresql;
 mod state_view;
 mod support;
 mod sync;

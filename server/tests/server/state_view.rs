@@ -12,7 +12,6 @@ use crate::support::*;
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::sync::protocol::Outcome;
-use quartier_server::storage::{Backend, StorageError};
 use quartier_server::sync::view::TxView;
 use reqwest::StatusCode;
 use std::collections::{BTreeMap, BTreeSet};
@@ -103,8 +102,8 @@ struct World {
 }
 
 impl World {
-    async fn new() -> World {
-        let server = TestServer::start().await;
+    async fn new(db: Db) -> World {
+        let server = TestServer::start(db).await;
         let mut phones = BTreeMap::new();
         for person in PEOPLE.iter().chain([&STRANGER]) {
             phones.insert(person.to_string(), server.register(person).await);
@@ -172,45 +171,41 @@ impl World {
         keys.extend(self.ids.iter().map(|(kind, id)| EntityKey::new(NID, *kind, id)));
         keys.extend(people.iter().map(|p| EntityKey::new(NID, EntityKind::Member, p)));
         keys.insert(EntityKey::new(NID, EntityKind::Neighbourhood, NID));
-        let reference: &dyn StateView = &self.state;
-        self.server
-            .server
-            .backend()
-            .read(|tx| {
-                let server = TxView(tx);
-                for key in &keys {
-                    assert_eq!(server.get(key).unwrap(), reference.get(key).unwrap(), "get {key:?}");
+        let reference: &(dyn StateView + Sync) = &self.state;
+        self.server.read(|tx| {
+            let server = TxView(tx);
+            for key in &keys {
+                assert_eq!(server.get(key).unwrap(), reference.get(key).unwrap(), "get {key:?}");
+            }
+            for (kind, id) in &self.ids {
+                match kind {
+                    EntityKind::Item => assert_eq!(
+                        server.open_loans_of_item(NID, id).unwrap(),
+                        reference.open_loans_of_item(NID, id).unwrap(),
+                        "open loans of {id}"
+                    ),
+                    EntityKind::Stall => assert_eq!(
+                        server.open_orders_of_stall(NID, id).unwrap(),
+                        reference.open_orders_of_stall(NID, id).unwrap(),
+                        "open orders of {id}"
+                    ),
+                    _ => {}
                 }
-                for (kind, id) in &self.ids {
-                    match kind {
-                        EntityKind::Item => assert_eq!(
-                            server.open_loans_of_item(NID, id).unwrap(),
-                            reference.open_loans_of_item(NID, id).unwrap(),
-                            "open loans of {id}"
-                        ),
-                        EntityKind::Stall => assert_eq!(
-                            server.open_orders_of_stall(NID, id).unwrap(),
-                            reference.open_orders_of_stall(NID, id).unwrap(),
-                            "open orders of {id}"
-                        ),
-                        _ => {}
-                    }
-                }
-                for person in &people {
-                    assert_eq!(
-                        server.favours_taken_up_by(NID, person).unwrap(),
-                        reference.favours_taken_up_by(NID, person).unwrap(),
-                        "favours taken up by {person}"
-                    );
-                    assert_eq!(
-                        server.keys_of_member(NID, person).unwrap(),
-                        reference.keys_of_member(NID, person).unwrap(),
-                        "keys of {person}"
-                    );
-                }
-                Ok::<_, StorageError>(())
-            })
-            .unwrap();
+            }
+            for person in &people {
+                assert_eq!(
+                    server.favours_taken_up_by(NID, person).unwrap(),
+                    reference.favours_taken_up_by(NID, person).unwrap(),
+                    "favours taken up by {person}"
+                );
+                assert_eq!(
+                    server.keys_of_member(NID, person).unwrap(),
+                    reference.keys_of_member(NID, person).unwrap(),
+                    "keys of {person}"
+                );
+            }
+            Ok(())
+        });
     }
 
     /// Every active member's replica, pulled in small pages from its cursor, holds what the reference
@@ -526,8 +521,8 @@ impl World {
     }
 }
 
-async fn history(seed: u64, steps: usize) -> World {
-    let mut world = World::new().await;
+async fn history(db: Db, seed: u64, steps: usize) -> World {
+    let mut world = World::new(db).await;
     let mut rng = Rng(seed);
     // Ana founds the neighbourhood; everyone else joins on her invitation; Ben and Cléo trade, Dan
     // moderates with her.
@@ -654,11 +649,10 @@ async fn prologue(world: &mut World) {
     world.counts.clear();
 }
 
-#[tokio::test]
-async fn the_servers_state_agrees_with_memory_state() {
+async fn the_servers_state_agrees_with_memory_state(db: Db) {
     let mut totals: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
     for seed in [0x5eed_0001_u64, 0x9e37_79b9_7f4a_7c15] {
-        let world = history(seed, 300).await;
+        let world = history(db, seed, 300).await;
         for (name, (applied, rejected)) in world.counts {
             let total = totals.entry(name).or_default();
             total.0 += applied;
@@ -675,3 +669,5 @@ async fn the_servers_state_agrees_with_memory_state() {
     let applied_kinds = totals.values().filter(|(applied, _)| *applied > 0).count();
     assert!(applied_kinds >= 25, "only {applied_kinds} kinds of mutation applied: {totals:?}");
 }
+
+on_both_backends!(the_servers_state_agrees_with_memory_state,);

@@ -1,17 +1,24 @@
-//! A real server on `127.0.0.1:0` over a real SQLite file in a temporary folder, a real HTTP client,
-//! and phones that make mutations the way devices do (their own sequence numbers and clock).
+//! A real server on `127.0.0.1:0` over a fresh database, a real HTTP client, and phones that make
+//! mutations the way devices do (their own sequence numbers and clock).
 //!
-//! `TestServer::start()` serves until `stop()`; `hood()` builds neighbourhood Aligre through the
-//! protocol: Mona founds it, Léa and Bob join on her invitation, and Tom joins and becomes a trader.
+//! Every test runs on both backends ([`Db`]): `TestServer::start(db)` serves until `stop()` over a
+//! [`TestDatabase`] of its own, a SQLite file in a temporary folder or a PostgreSQL database made for
+//! the test on the server that `QUARTIER_TEST_POSTGRES` names (and dropped after it). `hood()` builds
+//! neighbourhood Aligre through the protocol: Mona founds it, Léa and Bob join on her invitation, and
+//! Tom joins and becomes a trader.
 
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::sync::protocol::*;
 use quartier_server::rate_limit::RateLimit;
-use quartier_server::{Config, Server, SqliteBackend};
+use quartier_server::storage::{Backend, StorageError, Tx};
+use quartier_server::{AnyBackend, Config, PostgresBackend, PostgresUrl, Server, SqliteBackend};
 use reqwest::StatusCode;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -29,24 +36,230 @@ pub fn generous() -> RateLimit {
     RateLimit { per_minute: NonZeroU32::new(10_000).unwrap(), burst: NonZeroU32::new(10_000).unwrap() }
 }
 
+/// Runs blocking work (the PostgreSQL client, which has a runtime of its own) on a thread of its own,
+/// outside the test's async runtime; a panic in it is the test's.
+pub fn blocking<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| {
+        scope.spawn(work).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The variable naming the PostgreSQL server the tests make their databases on.
+pub const POSTGRES_VARIABLE: &str = "QUARTIER_TEST_POSTGRES";
+
+/// The URL of the PostgreSQL server for the tests; without it the PostgreSQL half of the suite fails,
+/// saying how to start one.
+pub fn postgres_server() -> String {
+    match std::env::var(POSTGRES_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "{POSTGRES_VARIABLE} is not set, and the PostgreSQL half of this suite needs it: a postgres:// URL of a \
+             PostgreSQL server where the tests may create databases. Start one (installing PostgreSQL if needed) with \
+             `eval \"$(bash scripts/postgres.sh)\"` from the repository root, then run the tests again."
+        ),
+    }
+}
+
+/// `url` naming the database `name` instead of its own.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map_or(0, |at| at + 3);
+    let base = match base[authority..].find('/') {
+        Some(slash) => &base[..authority + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A database for one test, and what the test may ask of it.
+#[derive(Debug)]
+pub enum TestDatabase {
+    Sqlite { dir: TempDir },
+    Postgres(PostgresDatabase),
+}
+
+/// A PostgreSQL database made for one test, dropped (connections and all) when it is.
+#[derive(Debug)]
+pub struct PostgresDatabase {
+    /// The server's URL, as `QUARTIER_TEST_POSTGRES` gives it.
+    server: String,
+    pub name: String,
+    /// The URL of this database.
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    /// A new, empty database on the tests' PostgreSQL server. Blocking.
+    pub fn create() -> PostgresDatabase {
+        PostgresDatabase::create_with("")
+    }
+
+    /// [`create`](Self::create), with clauses for `CREATE DATABASE` (a locale, a template).
+    pub fn create_with(clauses: &str) -> PostgresDatabase {
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let server = postgres_server();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name =
+            format!("quartier_test_{}_{}_{nanos}", std::process::id(), COUNT.fetch_add(1, Ordering::SeqCst));
+        let mut admin = admin_client(&server);
+        admin.batch_execute(&format!("CREATE DATABASE {name} {clauses}")).unwrap_or_else(|e| {
+            panic!(
+                "cannot create a database on the server of {POSTGRES_VARIABLE} (its role needs CREATEDB): {e}"
+            )
+        });
+        let url = with_database(&server, &name);
+        PostgresDatabase { server, name, url }
+    }
+
+    /// A client of this database, to look at it the way an operator would.
+    pub fn client(&self) -> ::postgres::Client {
+        ::postgres::Client::connect(&self.url, ::postgres::NoTls).unwrap()
+    }
+}
+
+fn admin_client(server: &str) -> ::postgres::Client {
+    ::postgres::Client::connect(server, ::postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to the PostgreSQL server of {POSTGRES_VARIABLE} ({e}); start one with \
+             `eval \"$(bash scripts/postgres.sh)\"` from the repository root"
+        )
+    })
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // A test that failed may still hold connections: FORCE ends them.
+        let dropped = blocking(move || {
+            admin_client(&server).batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        });
+        if let Err(error) = dropped {
+            eprintln!("could not drop the test database {}: {error}", self.name);
+        }
+    }
+}
+
+impl TestDatabase {
+    /// A new, empty database. Blocking.
+    pub fn create(db: Db) -> TestDatabase {
+        match db {
+            Db::Sqlite => TestDatabase::Sqlite { dir: tempfile::tempdir().unwrap() },
+            Db::Postgres => TestDatabase::Postgres(PostgresDatabase::create()),
+        }
+    }
+
+    /// The SQLite file.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        match self {
+            TestDatabase::Sqlite { dir } => {
+                Some(dir.path().join(quartier_server::storage::sqlite::FILE_NAME))
+            }
+            TestDatabase::Postgres(_) => None,
+        }
+    }
+
+    /// Opens it as the server does. Blocking.
+    pub fn open(&self) -> AnyBackend {
+        match self {
+            TestDatabase::Sqlite { .. } => SqliteBackend::open(&self.sqlite_file().unwrap()).unwrap().into(),
+            TestDatabase::Postgres(database) => {
+                PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap().into()
+            }
+        }
+    }
+
+    /// The arguments of `quartier-server serve` that name this database.
+    pub fn serve_args(&self) -> Vec<String> {
+        match self {
+            TestDatabase::Sqlite { dir } => vec!["--data".into(), dir.path().display().to_string()],
+            TestDatabase::Postgres(database) => vec!["--database".into(), database.url.clone()],
+        }
+    }
+
+    /// Everything the database stores, as bytes: the SQLite file and its log, or every row of every
+    /// PostgreSQL table as text. Blocking.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        match self {
+            TestDatabase::Sqlite { dir } => {
+                let mut bytes = Vec::new();
+                for file in ["quartier-server.db", "quartier-server.db-wal"] {
+                    bytes.extend(std::fs::read(dir.path().join(file)).unwrap_or_default());
+                }
+                bytes
+            }
+            TestDatabase::Postgres(database) => {
+                let mut client = database.client();
+                let tables = client
+                    .query(
+                        "SELECT quote_ident(table_name) FROM information_schema.tables \
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                        &[],
+                    )
+                    .unwrap();
+                assert!(tables.len() >= 5, "the schema's tables");
+                let mut bytes = Vec::new();
+                for table in tables {
+                    let table: String = table.get(0);
+                    for row in client.query(&format!("SELECT t::text FROM {table} t"), &[]).unwrap() {
+                        bytes.extend(row.get::<_, String>(0).into_bytes());
+                        bytes.push(b'\n');
+                    }
+                }
+                bytes
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct TestServer {
     pub url: String,
     pub http: reqwest::Client,
-    pub server: Server<SqliteBackend>,
-    pub dir: TempDir,
+    pub server: Server<AnyBackend>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Shared by the servers over it ([`TestServer::start_beside`]), dropped after the last of them.
+    pub database: Arc<TestDatabase>,
 }
 
 impl TestServer {
-    pub async fn start() -> TestServer {
-        TestServer::start_with(Config { onboarding_limit: generous(), ..Config::default() }).await
+    pub async fn start(db: Db) -> TestServer {
+        TestServer::start_with(db, Config { onboarding_limit: generous(), ..Config::default() }).await
     }
 
-    pub async fn start_with(config: Config) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = SqliteBackend::open(&dir.path().join("quartier-server.db")).unwrap();
+    pub async fn start_with(db: Db, config: Config) -> TestServer {
+        let database = blocking(|| TestDatabase::create(db));
+        TestServer::serve(Arc::new(database), config).await
+    }
+
+    /// A server over a database made beforehand.
+    pub async fn start_on(database: TestDatabase) -> TestServer {
+        let config = Config { onboarding_limit: generous(), ..Config::default() };
+        TestServer::serve(Arc::new(database), config).await
+    }
+
+    /// Another server over the same database, as a host runs several processes over one PostgreSQL.
+    pub async fn start_beside(&self) -> TestServer {
+        let config = self.server.config().clone();
+        TestServer::serve(Arc::clone(&self.database), config).await
+    }
+
+    async fn serve(database: Arc<TestDatabase>, config: Config) -> TestServer {
+        let backend = blocking(|| database.open());
         let server = Server::new(backend, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -55,7 +268,13 @@ impl TestServer {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestServer { url, http, server, dir, shutdown: Some(shutdown), task: Some(task) }
+        TestServer { url, http, server, shutdown: Some(shutdown), task: Some(task), database }
+    }
+
+    /// Runs `work` in a read transaction of the server's database, off the async runtime.
+    pub fn read<R: Send>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, StorageError> + Send) -> R {
+        let backend = self.server.backend();
+        blocking(move || backend.read(work)).unwrap()
     }
 
     /// Asks the server to stop and waits for `run` to end.

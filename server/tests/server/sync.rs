@@ -5,10 +5,11 @@ use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::sync::protocol::*;
 use reqwest::StatusCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[tokio::test]
-async fn a_device_registers_once_and_its_token_works() {
-    let server = TestServer::start().await;
+async fn a_device_registers_once_and_its_token_works(db: Db) {
+    let server = TestServer::start(db).await;
     let phone = server.register("mona").await;
     assert_eq!(phone.token.len(), 64, "32 random bytes in hex");
 
@@ -37,16 +38,14 @@ async fn a_device_registers_once_and_its_token_works() {
     assert!(message.contains("device id"), "{message}");
 
     // The token is stored as a hash only.
-    let db = std::fs::read(server.dir.path().join("quartier-server.db")).unwrap();
-    let wal = std::fs::read(server.dir.path().join("quartier-server.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
-        assert!(!bytes.windows(64).any(|w| w == phone.token.as_bytes()), "the token is in the database");
-    }
+    let stored = blocking(|| server.database.stored_bytes());
+    let hash = quartier_server::sync::devices::token_hash(&phone.token);
+    assert!(stored.windows(64).any(|w| w == hash.as_bytes()), "the hash is what is stored");
+    assert!(!stored.windows(64).any(|w| w == phone.token.as_bytes()), "the token is in the database");
 }
 
-#[tokio::test]
-async fn calls_without_a_known_token_are_unauthorized() {
-    let server = TestServer::start().await;
+async fn calls_without_a_known_token_are_unauthorized(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     let m = mona.mutation("aligre", found("Aligre", "Mona"));
     let body = PushRequest { mutations: vec![m] };
@@ -67,9 +66,8 @@ async fn calls_without_a_known_token_are_unauthorized() {
     assert_eq!(ok.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn pushed_mutations_are_pulled_back() {
-    let server = TestServer::start().await;
+async fn pushed_mutations_are_pulled_back(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     let create = mona.mutation("aligre", found("Aligre", "Mona"));
     let post = mona.mutation("aligre", ask("f-plants", "Water my plants"));
@@ -108,9 +106,8 @@ async fn pushed_mutations_are_pulled_back() {
     assert_eq!((empty.changes.len(), empty.cursor, empty.more), (0, 2, false));
 }
 
-#[tokio::test]
-async fn a_retried_push_is_not_applied_twice() {
-    let server = TestServer::start().await;
+async fn a_retried_push_is_not_applied_twice(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     let batch = vec![
         mona.mutation("aligre", found("Aligre", "Mona")),
@@ -144,9 +141,8 @@ async fn a_retried_push_is_not_applied_twice() {
     assert!(metrics.contains(r#"quartier_push_mutations_total{outcome="duplicate"} 6"#), "{metrics}");
 }
 
-#[tokio::test]
-async fn a_rejection_carries_the_rules_sentence_and_does_not_block_the_next_mutation() {
-    let server = TestServer::start().await;
+async fn a_rejection_carries_the_rules_sentence_and_does_not_block_the_next_mutation(db: Db) {
+    let server = TestServer::start(db).await;
     let h = hood(&server).await;
     let (mut lea, mut bob) = (h.lea, h.bob);
     server.act(&mut lea, &h.nid, ask("f-plants", "Water my plants")).await;
@@ -186,9 +182,8 @@ fn domain_apply(state: &mut MemoryState, m: &Mutation) -> Result<Vec<Effect>, Ap
     state.apply(m, now_ms())
 }
 
-#[tokio::test]
-async fn a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq() {
-    let server = TestServer::start().await;
+async fn a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     let one = mona.mutation("aligre", found("Aligre", "Mona"));
     let two = mona.mutation("aligre", ask("f-2", "Two"));
@@ -216,9 +211,8 @@ async fn a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq() {
     assert!(message.contains("seq"), "{message}");
 }
 
-#[tokio::test]
-async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood() {
-    let server = TestServer::start().await;
+async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood(db: Db) {
+    let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
     server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
     server.act(&mut mona, "aligre", ask("f-plants", "Water my plants")).await;
@@ -297,9 +291,8 @@ async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood() {
     assert!(metrics.contains(r#"quartier_joins_total{outcome="joined"} 1"#), "{metrics}");
 }
 
-#[tokio::test]
-async fn messages_go_only_to_their_two_people_and_so_do_their_tombstones() {
-    let server = TestServer::start().await;
+async fn messages_go_only_to_their_two_people_and_so_do_their_tombstones(db: Db) {
+    let server = TestServer::start(db).await;
     let h = hood(&server).await;
     let (mut lea, mut bob) = (h.lea, h.bob);
     server.act(&mut lea, &h.nid, ask("f-plants", "Water my plants")).await;
@@ -358,9 +351,8 @@ async fn messages_go_only_to_their_two_people_and_so_do_their_tombstones() {
     assert!(replicas[0].1.has(EntityKind::Message, "m-lea"), "Léa's own message stays");
 }
 
-#[tokio::test]
-async fn leaving_turns_a_members_content_into_tombstones() {
-    let server = TestServer::start().await;
+async fn leaving_turns_a_members_content_into_tombstones(db: Db) {
+    let server = TestServer::start(db).await;
     let h = hood(&server).await;
     let mut lea = h.lea;
     server.act(&mut lea, &h.nid, ask("f-lea", "Water my plants")).await;
@@ -408,9 +400,8 @@ async fn leaving_turns_a_members_content_into_tombstones() {
     assert_eq!(code, Code::NotMember);
 }
 
-#[tokio::test]
-async fn pull_pages_never_split_a_version_and_resume_from_their_cursor() {
-    let server = TestServer::start().await;
+async fn pull_pages_never_split_a_version_and_resume_from_their_cursor(db: Db) {
+    let server = TestServer::start(db).await;
     let h = hood(&server).await;
     let (mut lea, mut mona) = (h.lea, h.mona);
     for i in 0..5 {
@@ -488,29 +479,26 @@ async fn pull_pages_never_split_a_version_and_resume_from_their_cursor() {
     }
 }
 
-#[tokio::test]
-async fn pulling_a_neighbourhood_that_does_not_exist_is_not_found() {
-    let server = TestServer::start().await;
+async fn pulling_a_neighbourhood_that_does_not_exist_is_not_found(db: Db) {
+    let server = TestServer::start(db).await;
     let mona = server.register("mona").await;
     let message =
         expect_error(server.pull(&mona, "nowhere", 0, None).await, StatusCode::NOT_FOUND, "not_found").await;
     assert!(message.contains("nowhere"), "{message}");
 }
 
-#[tokio::test]
-async fn an_invitation_expires_by_the_servers_clock_not_the_devices() {
+async fn an_invitation_expires_by_the_servers_clock_not_the_devices(db: Db) {
     use std::sync::atomic::{AtomicI64, Ordering};
-    static SERVER_NOW: AtomicI64 = AtomicI64::new(0);
-    fn server_now() -> i64 {
-        SERVER_NOW.load(Ordering::SeqCst)
-    }
-    SERVER_NOW.store(now_ms(), Ordering::SeqCst);
-    let config = quartier_server::Config {
-        now: server_now,
-        onboarding_limit: generous(),
-        ..quartier_server::Config::default()
+    // One clock per backend: the two variants of this test run at the same time.
+    static CLOCKS: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
+    let (server_now, now): (&AtomicI64, fn() -> i64) = match db {
+        Db::Sqlite => (&CLOCKS[0], || CLOCKS[0].load(Ordering::SeqCst)),
+        Db::Postgres => (&CLOCKS[1], || CLOCKS[1].load(Ordering::SeqCst)),
     };
-    let server = TestServer::start_with(config).await;
+    server_now.store(now_ms(), Ordering::SeqCst);
+    let config =
+        quartier_server::Config { now, onboarding_limit: generous(), ..quartier_server::Config::default() };
+    let server = TestServer::start_with(db, config).await;
     let mut mona = server.register("mona").await;
     server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
     let mut short = invitation("inv-short", "short code", 5);
@@ -518,7 +506,7 @@ async fn an_invitation_expires_by_the_servers_clock_not_the_devices() {
     server.act(&mut mona, "aligre", short).await;
 
     // Two hours later on the server: the invitation has expired, whatever the newcomer's phone says.
-    SERVER_NOW.store(now_ms() + 2 * 3_600_000, Ordering::SeqCst);
+    server_now.store(now_ms() + 2 * 3_600_000, Ordering::SeqCst);
     let zoe = server.register("zoe").await;
     let message = expect_error(
         server.join_raw(&zoe, "short code", "Zoé").await,
@@ -528,3 +516,163 @@ async fn an_invitation_expires_by_the_servers_clock_not_the_devices() {
     .await;
     assert!(message.contains("expired"), "{message}");
 }
+
+/// Many devices push to one neighbourhood at once while a member pulls it in pages of three: every
+/// change reaches the puller exactly once, in version order, with no version missing. The writers'
+/// transactions run in parallel (PostgreSQL) or queue for the file (SQLite); a version that committed
+/// after a later one was already pulled would be behind the puller's cursor for ever.
+async fn concurrent_pushes_never_hide_a_change_from_a_concurrent_puller(db: Db) {
+    const PUSHERS: usize = 8;
+    const EACH: usize = 25;
+    let server = TestServer::start(db).await;
+    let h = hood(&server).await;
+    let mut mona = h.mona;
+    server.act(&mut mona, &h.nid, invitation("inv-crowd", "crowd code", PUSHERS as u32)).await;
+    let mut phones = Vec::new();
+    for i in 0..PUSHERS {
+        let phone = server.register(&format!("p{i}")).await;
+        server.join(&phone, "crowd code", &format!("P{i}")).await;
+        phones.push(phone);
+    }
+    let start = server.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await.checkpoint;
+    let server = Arc::new(server);
+    let pushing = Arc::new(AtomicUsize::new(PUSHERS));
+
+    let mut pushers = Vec::new();
+    for mut phone in phones {
+        let (server, nid, pushing) = (Arc::clone(&server), h.nid.clone(), Arc::clone(&pushing));
+        pushers.push(tokio::spawn(async move {
+            for j in 0..EACH {
+                let id = format!("f-{}-{j}", phone.person);
+                server.act(&mut phone, &nid, ask(&id, "Help")).await;
+            }
+            pushing.fetch_sub(1, Ordering::SeqCst);
+        }));
+    }
+    let puller = {
+        let (server, tom, nid, pushing) =
+            (Arc::clone(&server), h.tom.clone(), h.nid.clone(), Arc::clone(&pushing));
+        tokio::spawn(async move {
+            let (mut cursor, mut changes, mut pages_while_pushing) = (start, Vec::new(), 0);
+            loop {
+                // Read before pulling: a pull that starts once every push is answered sees them all.
+                let done = pushing.load(Ordering::SeqCst) == 0;
+                let page = server.pull_page(&tom, &nid, cursor, Some(3)).await;
+                assert!(page.changes.iter().all(|c| c.version > cursor), "a change at or before the cursor");
+                assert!(page.cursor >= cursor && page.cursor <= page.checkpoint, "{page:?}");
+                cursor = page.cursor;
+                changes.extend(page.changes);
+                if !done {
+                    pages_while_pushing += 1;
+                } else if !page.more {
+                    return (cursor, changes, pages_while_pushing);
+                }
+            }
+        })
+    };
+    for pusher in pushers {
+        pusher.await.unwrap();
+    }
+    let (cursor, changes, pages_while_pushing) = puller.await.unwrap();
+
+    let total = (PUSHERS * EACH) as u64;
+    assert!(pages_while_pushing > 0, "the puller pulled while the devices pushed");
+    assert_eq!(cursor, start + total, "the puller caught up");
+    // One favour per push, each its own version: the versions are exactly the next `total` ones, in
+    // order, and each favour came once.
+    let versions: Vec<u64> = changes.iter().map(|c| c.version).collect();
+    assert_eq!(versions, (start + 1..=start + total).collect::<Vec<_>>(), "versions pulled, in order");
+    let ids: std::collections::BTreeSet<String> = changes.iter().map(|c| c.effect.key().id).collect();
+    assert_eq!(ids.len() as u64, total, "every favour exactly once");
+    let server = Arc::into_inner(server).unwrap();
+    let all = server.replica(&h.tom, &h.nid).await;
+    let favours = all.entities.keys().filter(|k| k.kind == EntityKind::Favour).count();
+    assert_eq!(favours as u64, total);
+}
+
+/// Pushes each mutation in a call of its own: each must be applied.
+async fn push_one_by_one(server: &TestServer, phone: &Phone, mutations: Vec<Mutation>) {
+    for m in mutations {
+        let results = server.push_ok(phone, std::slice::from_ref(&m)).await;
+        assert_eq!(results[0].outcome, Outcome::Applied, "{} by {}", m.op.name(), phone.person);
+    }
+}
+
+/// Two server processes over one database, as a host scales out: devices push through either, at
+/// once, and pull the same neighbourhood, one sequence of versions, through the other.
+async fn two_servers_over_one_database_serve_one_neighbourhood(db: Db) {
+    let a = TestServer::start(db).await;
+    let b = a.start_beside().await;
+    let h = hood(&a).await;
+    let (mut lea, mut bob) = (h.lea, h.bob);
+    let favours = |phone: &mut Phone, prefix: &str| -> Vec<Mutation> {
+        (0..20).map(|i| phone.mutation(&h.nid, ask(&format!("{prefix}-{i}"), "Help"))).collect()
+    };
+    let (of_lea, of_bob) = (favours(&mut lea, "f-lea"), favours(&mut bob, "f-bob"));
+    let before = a.pull_page(&h.tom, &h.nid, 0, None).await.checkpoint;
+    tokio::join!(push_one_by_one(&a, &lea, of_lea), push_one_by_one(&b, &bob, of_bob));
+
+    let from_a = a.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await;
+    let from_b = b.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await;
+    assert_eq!(from_a, from_b, "one database, one answer");
+    // Each push made one version: the favours hold the 40 versions after the neighbourhood's making.
+    let mut versions: Vec<u64> = from_a
+        .changes
+        .iter()
+        .filter(|c| c.effect.key().kind == EntityKind::Favour)
+        .map(|c| c.version)
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (before + 1..=before + 40).collect::<Vec<_>>(), "one sequence of versions");
+    assert_eq!(from_a.checkpoint, before + 40);
+
+    // What one server answered, the other answers again: a retried push is not applied twice.
+    let again = lea.mutation(&h.nid, ask("f-lea-again", "Once"));
+    let first = a.push_ok(&lea, std::slice::from_ref(&again)).await;
+    let second = b.push_ok(&lea, std::slice::from_ref(&again)).await;
+    assert_eq!(first, second);
+    let after = b.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await;
+    assert_eq!(after.checkpoint, from_a.checkpoint + 1);
+    b.stop().await.unwrap();
+    a.stop().await.unwrap();
+}
+
+/// Registering checks, then inserts: registrations at once of one device, or of one person, make one
+/// device and conflicts, never two devices or a failure.
+async fn registrations_at_once_of_one_device_or_one_person_make_one_device(db: Db) {
+    let server = TestServer::start(db).await;
+    for (what, requests) in [
+        ("one device", (0..6).map(|_| ("zoe-phone".to_owned(), "zoe".to_owned())).collect::<Vec<_>>()),
+        ("one person", (0..6).map(|i| (format!("yann-{i}"), "yann".to_owned())).collect()),
+    ] {
+        let mut calls = tokio::task::JoinSet::new();
+        for (device_id, person_id) in requests.iter().cloned() {
+            let call =
+                server.http.post(server.url("/v1/register")).json(&RegisterRequest { device_id, person_id });
+            calls.spawn(async move { call.send().await.unwrap().status() });
+        }
+        let mut statuses: Vec<StatusCode> = calls.join_all().await;
+        statuses.sort();
+        let mut expected = vec![StatusCode::CREATED];
+        expected.extend(std::iter::repeat_n(StatusCode::CONFLICT, requests.len() - 1));
+        assert_eq!(statuses, expected, "{what}");
+    }
+}
+
+on_both_backends!(
+    a_device_registers_once_and_its_token_works,
+    calls_without_a_known_token_are_unauthorized,
+    pushed_mutations_are_pulled_back,
+    a_retried_push_is_not_applied_twice,
+    a_rejection_carries_the_rules_sentence_and_does_not_block_the_next_mutation,
+    a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq,
+    a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood,
+    messages_go_only_to_their_two_people_and_so_do_their_tombstones,
+    leaving_turns_a_members_content_into_tombstones,
+    pull_pages_never_split_a_version_and_resume_from_their_cursor,
+    pulling_a_neighbourhood_that_does_not_exist_is_not_found,
+    an_invitation_expires_by_the_servers_clock_not_the_devices,
+    concurrent_pushes_never_hide_a_change_from_a_concurrent_puller,
+    two_servers_over_one_database_serve_one_neighbourhood,
+    registrations_at_once_of_one_device_or_one_person_make_one_device,
+);
