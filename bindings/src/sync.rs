@@ -1,0 +1,178 @@
+//! The async [`SyncEngine`], the [`SecretStore`] the shells implement, and the runtime async calls run on.
+
+use crate::error::{QuartierError, guard, on_runtime};
+use crate::quartier::Quartier;
+use crate::records::{JoinedNeighbourhood, SyncReport, SyncStatus};
+use quartier_core::sync::secrets::SecretError;
+use quartier_core::sync::{self as core, SyncClient};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The runtime of every async call: a small one, shared, started at the first call. Two workers: the
+/// work is network waits and short SQLite writes, and phones have few cores to spare.
+pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime, QuartierError> {
+    static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("quartier-async")
+                .enable_all()
+                .build()
+        })
+        .as_ref()
+        .map_err(|e| QuartierError::internal(format!("the background runtime could not start ({e})")))
+}
+
+/// Where the device keeps its secrets (the server token): the Keychain on iOS, the Keystore on
+/// Android. Never the database, never a log.
+#[uniffi::export(rust, foreign)]
+pub trait SecretStore: Send + Sync + std::fmt::Debug {
+    fn get(&self, key: String) -> Result<Option<String>, QuartierError>;
+    fn set(&self, key: String, value: String) -> Result<(), QuartierError>;
+    fn delete(&self, key: String) -> Result<(), QuartierError>;
+}
+
+/// Secrets in a file readable by its owner only: for tests and desktop tools, not for phones.
+#[uniffi::export]
+pub fn file_secret_store(path: String) -> Arc<dyn SecretStore> {
+    Arc::new(FileSecrets(core::FileSecretStore::new(path)))
+}
+
+#[derive(Debug)]
+struct FileSecrets(core::FileSecretStore);
+
+impl SecretStore for FileSecrets {
+    fn get(&self, key: String) -> Result<Option<String>, QuartierError> {
+        use core::SecretStore as _;
+        self.0.get(&key).map_err(secret_error)
+    }
+    fn set(&self, key: String, value: String) -> Result<(), QuartierError> {
+        use core::SecretStore as _;
+        self.0.set(&key, &value).map_err(secret_error)
+    }
+    fn delete(&self, key: String) -> Result<(), QuartierError> {
+        use core::SecretStore as _;
+        self.0.delete(&key).map_err(secret_error)
+    }
+}
+
+fn secret_error(error: SecretError) -> QuartierError {
+    QuartierError::Storage { reason: error.to_string() }
+}
+
+/// The shell's secret store, as the core's sync client asks for it.
+#[derive(Debug)]
+struct SecretBridge(Arc<dyn SecretStore>);
+
+impl core::SecretStore for SecretBridge {
+    fn get(&self, key: &str) -> Result<Option<String>, SecretError> {
+        self.0.get(key.to_owned()).map_err(|e| SecretError(e.to_string()))
+    }
+    fn set(&self, key: &str, value: &str) -> Result<(), SecretError> {
+        self.0.set(key.to_owned(), value.to_owned()).map_err(|e| SecretError(e.to_string()))
+    }
+    fn delete(&self, key: &str) -> Result<(), SecretError> {
+        self.0.delete(key.to_owned()).map_err(|e| SecretError(e.to_string()))
+    }
+}
+
+/// Syncs a [`Quartier`] with its server: pushes the outbox, pulls the neighbourhoods' changes. Each
+/// round is cut into steps that are saved as they go, so a round stopped anywhere (budget, network, the
+/// app suspended) loses nothing and the next one resumes.
+#[derive(Debug, uniffi::Object)]
+pub struct SyncEngine {
+    client: Arc<SyncClient>,
+}
+
+#[uniffi::export]
+impl SyncEngine {
+    /// A sync engine for `quartier` and the server at `server_url` (`https://…`; plain `http://` only to
+    /// this machine), keeping the device's token in `secrets`.
+    #[uniffi::constructor]
+    pub fn new(
+        quartier: Arc<Quartier>,
+        server_url: String,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Arc<SyncEngine>, QuartierError> {
+        guard(|| {
+            let secrets: Arc<dyn core::SecretStore> = Arc::new(SecretBridge(secrets));
+            let client = SyncClient::new(quartier.store.clone(), &server_url, secrets)?;
+            Ok(Arc::new(SyncEngine { client }))
+        })
+    }
+
+    /// Whether the device has a token from the server.
+    pub fn is_registered(&self) -> Result<bool, QuartierError> {
+        guard(|| Ok(self.client.is_registered()?))
+    }
+
+    /// Registers the device (and its person) with the server, once; later calls do nothing.
+    pub async fn register(&self) -> Result<(), QuartierError> {
+        let client = self.client.clone();
+        on_runtime(async move { Ok(client.register().await?) }).await
+    }
+
+    /// Joins a neighbourhood with an invitation code received from a member, then fetches it.
+    pub async fn join(
+        &self,
+        code: String,
+        display_name: String,
+    ) -> Result<JoinedNeighbourhood, QuartierError> {
+        let client = self.client.clone();
+        on_runtime(async move {
+            let joined = client.join(&code, &display_name).await?;
+            Ok(JoinedNeighbourhood { id: joined.neighbourhood_id, name: joined.neighbourhood_name })
+        })
+        .await
+    }
+
+    /// One round within `budget_ms` milliseconds: the short background windows of iOS and Android.
+    /// `complete` is false when the budget ran out first.
+    pub async fn sync_once(&self, budget_ms: u64) -> Result<SyncReport, QuartierError> {
+        let client = self.client.clone();
+        on_runtime(async move { Ok(client.sync_once(Duration::from_millis(budget_ms)).await?.into()) }).await
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.client.status().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unregistered_device_is_told_to_register() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quartier::open(dir.path().join("q.db").display().to_string()).unwrap();
+        let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
+        let engine = SyncEngine::new(q, "http://127.0.0.1:9".into(), secrets).unwrap();
+        assert!(!engine.is_registered().unwrap());
+        let result = runtime().unwrap().block_on(engine.sync_once(1_000));
+        assert!(matches!(result, Err(QuartierError::NotRegistered { .. })), "{result:?}");
+        assert_eq!(engine.status().last_error.as_deref().map(|e| e.contains("register")), Some(true));
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_network_error() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quartier::open(dir.path().join("q.db").display().to_string()).unwrap();
+        // A port nobody listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
+        let engine = SyncEngine::new(q, format!("http://127.0.0.1:{port}"), secrets).unwrap();
+        let result = runtime().unwrap().block_on(engine.register());
+        assert!(matches!(result, Err(QuartierError::Network { .. })), "{result:?}");
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_invalid() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quartier::open(dir.path().join("q.db").display().to_string()).unwrap();
+        let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
+        let result = SyncEngine::new(q, "http://sync.example.org".into(), secrets);
+        assert!(matches!(result, Err(QuartierError::Invalid { .. })), "{result:?}");
+    }
+}

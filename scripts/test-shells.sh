@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Tests the Kotlin and Swift shells against the real Rust library, on Linux:
+#   1. builds quartier-ffi (debug) and the workspace's uniffi-bindgen;
+#   2. generates the Kotlin and Swift bindings from the built library (they are never committed);
+#   3. runs the Kotlin tests with Maven (JUnit 5) on the JVM;
+#   4. runs the Swift tests with `swift test` in a Debian trixie root (scripts/install-swift.sh builds
+#      it once per machine and this script reuses it).
+# Fails if either fails. Honours CARGO_TARGET_DIR. Needs root for the Swift part (mount, chroot).
+#
+# Usage: scripts/test-shells.sh [kotlin|swift]...     (both when none is named)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/shells-common.sh"
+cd "$QUARTIER_ROOT"
+
+shells=("$@")
+[[ ${#shells[@]} -gt 0 ]] || shells=(kotlin swift)
+for shell in "${shells[@]}"; do
+    [[ $shell == kotlin || $shell == swift ]] || { log "test-shells: unknown shell $shell (kotlin or swift)"; exit 2; }
+done
+wants() { [[ " ${shells[*]} " == *" $1 "* ]]; }
+
+LIB_DIR="$CARGO_TARGET_DIR/debug"
+LIB="$LIB_DIR/libquartier_ffi.so"
+BINDGEN="$LIB_DIR/uniffi-bindgen"
+KOTLIN_OUT="$QUARTIER_ROOT/android/target/generated-sources/uniffi"
+SWIFT_FFI="$QUARTIER_ROOT/ios/Sources/QuartierCoreFFI"
+SWIFT_OUT="$QUARTIER_ROOT/ios/Sources/QuartierCore"
+
+step() { log "== $*"; }
+
+step "building quartier-ffi and uniffi-bindgen (debug) in $CARGO_TARGET_DIR"
+# One build for both: the bin needs the `cli` feature, and the library is the same with or without it.
+cargo build --quiet -p quartier-ffi --features cli --lib --bin uniffi-bindgen
+
+# Copies a generated file into place only if it changed, so that Maven and SwiftPM recompile only then.
+put() {
+    local from="$1" to="$2"
+    mkdir -p "$(dirname "$to")"
+    cmp -s "$from" "$to" || cp "$from" "$to"
+}
+
+# Generates the bindings of one language into a fresh temporary folder, and prints its path.
+generate() {
+    local out
+    out="$(mktemp -d)"
+    "$BINDGEN" generate --no-format --config uniffi.toml --language "$1" --out-dir "$out" "$LIB" >/dev/null
+    echo "$out"
+}
+
+failed=()
+
+if wants kotlin; then
+    step "generating the Kotlin bindings"
+    out="$(generate kotlin)"
+    put "$out/org/quartier/core/quartier.kt" "$KOTLIN_OUT/org/quartier/core/quartier.kt"
+    rm -rf "$out"
+    step "testing the Kotlin shell (Maven, JUnit 5)"
+    rm -rf android/target/surefire-reports
+    # (Maven 3.8 still writes colour codes around its quiet output: they are stripped.)
+    if ! (cd android && mvn -q -B test -Dquartier.library.dir="$LIB_DIR" -Dquartier.generated.dir="$KOTLIN_OUT" \
+        2>&1 | sed -e 's/\x1b\[[0-9;]*m//g'); then
+        failed+=(kotlin)
+    fi
+    # Maven is quiet on success: show Surefire's count.
+    cat android/target/surefire-reports/*.txt 2>/dev/null | grep -h '^Tests run:' || true
+fi
+
+if wants swift; then
+    step "generating the Swift bindings"
+    out="$(generate swift)"
+    # The Swift sources go to the QuartierCore target; the C header to the system-library target, whose
+    # module.modulemap (committed) also links the Rust library.
+    put "$out/QuartierCore.swift" "$SWIFT_OUT/QuartierCore.swift"
+    put "$out/QuartierCoreFFI.h" "$SWIFT_FFI/QuartierCoreFFI.h"
+    rm -rf "$out"
+
+    step "testing the Swift shell (swift test in a Debian trixie root)"
+    if [[ $(id -u) -ne 0 ]]; then
+        log "test-shells: the Swift tests need root (mount, chroot)"
+        exit 1
+    fi
+    root="$(scripts/install-swift.sh)"
+    # One run at a time in the root: the mounts below are shared by every run on the machine.
+    exec 8>"$QUARTIER_CACHE/swift-run.lock"
+    flock 8
+    # Mounts left by a run that was killed outright (kill -9) are released first.
+    for point in proc src target; do
+        unmount_under "$root/$point" || { log "test-shells: $root/$point is still mounted"; exit 1; }
+    done
+    mounted=()
+    release() {
+        local i
+        for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+            umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" || log "test-shells: could not unmount ${mounted[i]}"
+        done
+        mounted=()
+    }
+    trap release EXIT
+    trap 'exit 130' INT TERM
+    mount_at() { mount "$@" && mounted+=("${@: -1}"); }
+    mount_at -t proc proc "$root/proc"
+    mount_at --bind "$QUARTIER_ROOT" "$root/src"
+    mount_at --bind "$CARGO_TARGET_DIR" "$root/target"
+    # SwiftPM's build folder lives in cargo's target folder, so it is reused between runs and never in
+    # the work tree. Swift Testing is off: the tests are XCTest, and it would only add "0 tests passed".
+    if ! chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp \
+        LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:/target/debug \
+        sh -c 'cd /src/ios && swift test --disable-swift-testing --scratch-path /target/swift-build -Xlinker -L/target/debug'; then
+        failed+=(swift)
+    fi
+    release
+    trap - EXIT INT TERM
+    exec 8>&-
+fi
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+    log "test-shells: FAILED: ${failed[*]}"
+    exit 1
+fi
+log "test-shells: ${shells[*]} passed"
