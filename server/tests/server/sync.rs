@@ -13,7 +13,8 @@ async fn a_device_registers_once_and_its_token_works(db: Db) {
     let phone = server.register("mona").await;
     assert_eq!(phone.token.len(), 64, "32 random bytes in hex");
 
-    // The same device, or another device of the same person, is refused for now.
+    // The same device, or another device of the same person, cannot register anew (a registered
+    // device adds it: /v1/devices).
     for (device, person) in [("mona-phone", "someone-else"), ("mona-tablet", "mona")] {
         let response = server
             .http
@@ -42,6 +43,41 @@ async fn a_device_registers_once_and_its_token_works(db: Db) {
     let hash = quartier_server::sync::devices::token_hash(&phone.token);
     assert!(stored.windows(64).any(|w| w == hash.as_bytes()), "the hash is what is stored");
     assert!(!stored.windows(64).any(|w| w == phone.token.as_bytes()), "the token is in the database");
+}
+
+async fn a_registered_device_adds_another_device_of_its_person(db: Db) {
+    let server = TestServer::start(db).await;
+    let mut phone = server.register("tom").await;
+    let add = |token: Option<&str>, device: &str| {
+        let request =
+            server.http.post(server.url("/v1/devices")).json(&AddDeviceRequest { device_id: device.into() });
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    };
+    expect_error(add(None, "tom-tablet").send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized")
+        .await;
+    let response = add(Some(&phone.token), "tom-tablet").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let added: RegisterResponse = response.json().await.unwrap();
+    assert_eq!((added.person_id.as_str(), added.device_id.as_str()), ("tom", "tom-tablet"));
+    assert_ne!(added.token, phone.token);
+    // The tablet acts as Tom, with its own numbering, in the neighbourhood the phone founded.
+    let founding = phone.mutation("aligre", found("Aligre", "Tom"));
+    server.push_ok(&phone, &[founding]).await;
+    let mut tablet = Phone::new("tom", "tom-tablet", &added.token);
+    let post = tablet.mutation("aligre", ask("f1", "Water my plants"));
+    let results = server.push_ok(&tablet, &[post]).await;
+    assert_eq!(results[0].outcome, Outcome::Applied);
+    assert!(server.replica(&phone, "aligre").await.has(EntityKind::Favour, "f1"));
+    // A device id is registered once, whoever asks; a malformed one is refused.
+    let again = add(Some(&phone.token), "tom-tablet").send().await.unwrap();
+    expect_error(again, StatusCode::CONFLICT, "conflict").await;
+    let taken = add(Some(&phone.token), "tom-phone").send().await.unwrap();
+    expect_error(taken, StatusCode::CONFLICT, "conflict").await;
+    let bad = add(Some(&added.token), "a tablet").send().await.unwrap();
+    expect_error(bad, StatusCode::BAD_REQUEST, "bad_request").await;
 }
 
 async fn calls_without_a_known_token_are_unauthorized(db: Db) {
@@ -661,6 +697,7 @@ async fn registrations_at_once_of_one_device_or_one_person_make_one_device(db: D
 
 on_both_backends!(
     a_device_registers_once_and_its_token_works,
+    a_registered_device_adds_another_device_of_its_person,
     calls_without_a_known_token_are_unauthorized,
     pushed_mutations_are_pulled_back,
     a_retried_push_is_not_applied_twice,
