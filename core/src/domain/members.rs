@@ -45,7 +45,7 @@ fn moderator(ctx: &Ctx<'_>) -> Result<Member, ApplyError> {
     Ok(actor)
 }
 
-fn new_member(ctx: &Ctx<'_>, display_name: String, role: Role, invited_by: Option<Id>) -> Member {
+fn new_member(ctx: &Ctx<'_>, display_name: String, role: Role, invited_by: Option<&Invitation>) -> Member {
     Member {
         neighbourhood_id: ctx.nid().to_owned(),
         id: ctx.m.author.clone(),
@@ -55,7 +55,8 @@ fn new_member(ctx: &Ctx<'_>, display_name: String, role: Role, invited_by: Optio
         cell: None,
         role,
         status: MemberStatus::Active,
-        invited_by,
+        invited_by: invited_by.map(|invitation| invitation.created_by.clone()),
+        invitation_id: invited_by.map(|invitation| invitation.id.clone()),
         joined_at: ctx.at(),
         profile_hlc: ctx.m.hlc,
         updated: ctx.m.hlc,
@@ -147,6 +148,14 @@ pub(super) fn join(ctx: &Ctx<'_>, a: &MemberJoin) -> Outcome {
     if hash_code(&a.code) != invitation.code_hash {
         return Err(unusable("This invitation code is not right; check it with the neighbour who gave it."));
     }
+    // The same join again (its answer was lost on the way and the device asks again): the membership
+    // it made stands, and the invitation is not used again, even if it has run out or expired since.
+    if let Some(member) = ctx.member(&ctx.m.author)?
+        && member.status == MemberStatus::Active
+        && member.invitation_id.as_deref() == Some(invitation.id.as_str())
+    {
+        return Ok(vec![]);
+    }
     if invitation.revoked {
         return Err(unusable("This invitation was withdrawn; ask a neighbour for a new one."));
     }
@@ -178,7 +187,7 @@ pub(super) fn join(ctx: &Ctx<'_>, a: &MemberJoin) -> Outcome {
         .map_err(|_| unusable("The neighbour who made this invitation is no longer a member."))?;
     invitation.uses += 1;
     invitation.updated = ctx.m.hlc;
-    let member = new_member(ctx, display_name, Role::Member, Some(invitation.created_by.clone()));
+    let member = new_member(ctx, display_name, Role::Member, Some(&invitation));
     Ok(vec![put(invitation), put(member)])
 }
 

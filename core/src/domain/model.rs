@@ -56,6 +56,10 @@ pub struct Member {
     pub status: MemberStatus,
     /// Who co-opted them; `None` for the founder of the neighbourhood.
     pub invited_by: Option<Id>,
+    /// The invitation they joined by (`None` for the founder, and for members recorded before it was
+    /// kept): a join retried with it, after its answer was lost, is recognised and changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<Id>,
     pub joined_at: i64,
     /// The stamp of the last profile edit: profile edits are last-writer-wins among themselves, apart
     /// from role changes.

@@ -128,6 +128,30 @@ fn joining_needs_the_right_code_of_a_live_invitation() {
 }
 
 #[test]
+fn joining_again_by_the_same_invitation_changes_nothing() {
+    // The newcomer's device asks again when the answer to its join was lost: the membership stands,
+    // and the invitation is not used again, though it is used up (or expired, or withdrawn) by now.
+    let mut h = Hood::new();
+    h.invite(LEA, "inv-2", "lilac", 1);
+    h.ok(ZED, join("inv-2", "lilac", "Zed"));
+    let (member, invitation) = (h.member(ZED), h.invitation("inv-2"));
+    assert_eq!(member.invitation_id.as_deref(), Some("inv-2"));
+    assert_eq!(h.ok(ZED, join("inv-2", "lilac", "Zed")), vec![]);
+    h.later(31 * DAY_MS);
+    assert_eq!(h.ok(ZED, join("inv-2", " LILAC", "Zed again")), vec![]);
+    assert_eq!((h.member(ZED), h.invitation("inv-2")), (member, invitation));
+    // Only with the right code, and only the invitation they joined by.
+    h.refuse(ZED, join("inv-2", "lilas", "Zed"), Code::InvitationUnusable, &["not right"]);
+    h.invite(MONA, "inv-3", "lilas", 5);
+    h.refuse(ZED, join("inv-3", "lilas", "Zed"), Code::AlreadyExists, &["already a member"]);
+    assert_eq!(h.invitation("inv-3").uses, 0);
+    // A removed member is refused, whatever invitation they bring.
+    h.ok(MONA, MemberRemove { member_id: ZED.into() });
+    h.refuse(ZED, join("inv-2", "lilac", "Zed"), Code::InvitationUnusable, &["expired"]);
+    h.refuse(ZED, join("inv-3", "lilas", "Zed"), Code::Forbidden, &["removed you", "cannot join"]);
+}
+
+#[test]
 fn an_expired_invitation_is_judged_by_the_appliers_clock() {
     let mut h = Hood::new();
     h.invite(LEA, "inv-2", "lilac", 5);

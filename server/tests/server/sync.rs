@@ -297,7 +297,8 @@ async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood(db: Db) {
     )
     .await;
     assert!(message.contains("No invitation"), "{message}");
-    // With an invitation for several people: joining twice is refused, and so is an empty name.
+    // With an invitation for several people: a member joining again through another invitation is
+    // refused (a retry through the same one is not: see the next test), and so is an empty name.
     server.act(&mut mona, "aligre", invitation("inv-2", "second code", 5)).await;
     let message =
         expect_error(server.join_raw(&zoe, "second code", "Zoé").await, StatusCode::CONFLICT, "conflict")
@@ -325,6 +326,71 @@ async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood(db: Db) {
     server.act(&mut zoe, "aligre", ask("f-zoe", "Walk my dog")).await;
     let metrics = server.metrics().await;
     assert!(metrics.contains(r#"quartier_joins_total{outcome="joined"} 1"#), "{metrics}");
+}
+
+async fn a_join_retried_after_a_lost_answer_answers_the_same_membership(db: Db) {
+    let server = TestServer::start(db).await;
+    let mut mona = server.register("mona").await;
+    server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
+    server.act(&mut mona, "aligre", invitation("inv-1", "K7QX-2M9D-HT4R-B8WZ", 1)).await;
+    let zoe = server.register("zoe").await;
+    let first = server.join(&zoe, "K7QX-2M9D-HT4R-B8WZ", "Zoé").await;
+    let before = server.replica(&zoe, "aligre").await;
+
+    // The answer was lost on the way: the device asks again with the same code, though the
+    // invitation is used up by its own first join, and gets the same answer.
+    for _ in 0..2 {
+        assert_eq!(server.join(&zoe, "k7qx-2m9d-ht4r-b8wz", "Zoé").await, first);
+    }
+    let after = server.replica(&zoe, "aligre").await;
+    assert_eq!(after.entities, before.entities, "nothing changed: no second membership, no use consumed");
+    assert_eq!(after.seen, before.seen, "and no new version");
+    match after.get(EntityKind::Invitation, "inv-1") {
+        Some(Entity::Invitation(i)) => assert_eq!((i.uses, i.max_uses), (1, 1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(after.member("zoe").invitation_id.as_deref(), Some("inv-1"));
+    // Zoé's other device (same person) retrying that join is the same join too.
+    let tablet_token = {
+        let added = server
+            .http
+            .post(server.url("/v1/devices"))
+            .bearer_auth(&zoe.token)
+            .json(&AddDeviceRequest { device_id: "zoe-tablet".into() })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), StatusCode::CREATED);
+        added.json::<RegisterResponse>().await.unwrap().token
+    };
+    let tablet = Phone::new("zoe", "zoe-tablet", &tablet_token);
+    assert_eq!(server.join(&tablet, "K7QX-2M9D-HT4R-B8WZ", "Zoé").await, first);
+    // Someone else with the used-up code is still refused.
+    let yann = server.register("yann").await;
+    let message = expect_error(
+        server.join_raw(&yann, "K7QX-2M9D-HT4R-B8WZ", "Yann").await,
+        StatusCode::CONFLICT,
+        "invitation_unusable",
+    )
+    .await;
+    assert!(message.contains("used up"), "{message}");
+
+    // A member removed by a moderator is refused, with the very code they joined by.
+    server.act(&mut mona, "aligre", MemberRemove { member_id: "zoe".into() }).await;
+    let message = expect_error(
+        server.join_raw(&zoe, "K7QX-2M9D-HT4R-B8WZ", "Zoé").await,
+        StatusCode::CONFLICT,
+        "invitation_unusable",
+    )
+    .await;
+    assert!(message.contains("used up"), "{message}");
+    server.act(&mut mona, "aligre", invitation("inv-2", "second code", 5)).await;
+    let message =
+        expect_error(server.join_raw(&zoe, "second code", "Zoé").await, StatusCode::FORBIDDEN, "forbidden")
+            .await;
+    assert!(message.contains("removed you"), "{message}");
+    let metrics = server.metrics().await;
+    assert!(metrics.contains(r#"quartier_joins_total{outcome="joined"} 4"#), "{metrics}");
 }
 
 async fn messages_go_only_to_their_two_people_and_so_do_their_tombstones(db: Db) {
@@ -704,6 +770,7 @@ on_both_backends!(
     a_rejection_carries_the_rules_sentence_and_does_not_block_the_next_mutation,
     a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq,
     a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood,
+    a_join_retried_after_a_lost_answer_answers_the_same_membership,
     messages_go_only_to_their_two_people_and_so_do_their_tombstones,
     leaving_turns_a_members_content_into_tombstones,
     pull_pages_never_split_a_version_and_resume_from_their_cursor,
