@@ -200,13 +200,20 @@ pub struct Device {
 impl Device {
     /// A new person on a new device, registered with `server`.
     pub async fn new(server: &TestServer, name: &str) -> Device {
+        let device = Device::unregistered(&server.url, name);
+        device.client.register().await.unwrap();
+        device
+    }
+
+    /// A new person on a new device that has not registered yet, its client talking to `url` (the
+    /// server, or a fault proxy in front of it).
+    pub fn unregistered(url: &str, name: &str) -> Device {
         let dir = TempDir::new().unwrap();
         let identity = Identity { device_id: format!("{name}-device"), person_id: name.to_owned() };
         let options = StoreOptions { identity: Some(identity), ..StoreOptions::default() };
         let store = Arc::new(Store::open(dir.path().join("quartier.db"), options).unwrap());
         let secrets = Arc::new(FileSecretStore::new(dir.path().join("secrets.json")));
-        let client = SyncClient::new(store.clone(), &server.url, secrets.clone()).unwrap();
-        client.register().await.unwrap();
+        let client = SyncClient::new(store.clone(), url, secrets.clone()).unwrap();
         Device { name: name.to_owned(), store, client, secrets, _dir: dir }
     }
 

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// The secret-store key of the device's token.
 const TOKEN_KEY: &str = "quartier.server-token";
+/// The secret-store key of the token a registration sent, until the server has answered it.
+const PENDING_TOKEN_KEY: &str = "quartier.server-token.pending";
 /// The longest one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Mutations per push.
@@ -270,18 +272,44 @@ impl SyncClient {
         Ok(self.secrets.get(TOKEN_KEY)?.is_some())
     }
 
-    /// Registers this device (and its person) with the server, once; the token goes to the secret store.
+    /// Registers this device (and its person) with the server, once.
+    ///
+    /// The device draws its token itself and keeps it in the secret store (as pending) *before* it
+    /// sends it, so that a registration whose answer was lost is simply asked again with the same
+    /// token: the server answers it again instead of refusing a device id it already knows. The token
+    /// becomes the device's when the server has answered.
     pub async fn register(&self) -> Result<(), SyncError> {
         if self.is_registered()? {
             return Ok(());
         }
+        let token = match self.secrets.get(PENDING_TOKEN_KEY)? {
+            Some(token) => token,
+            None => {
+                let token = new_token().map_err(|e| {
+                    SecretError(format!(
+                        "the operating system gave no random bytes for the device's token ({e})"
+                    ))
+                })?;
+                self.secrets.set(PENDING_TOKEN_KEY, &token)?;
+                token
+            }
+        };
         let identity = self.store.identity();
-        let request =
-            RegisterRequest { device_id: identity.device_id.clone(), person_id: identity.person_id.clone() };
+        let request = RegisterRequest {
+            device_id: identity.device_id.clone(),
+            person_id: identity.person_id.clone(),
+            token: Some(token.clone()),
+        };
         let response =
             self.http.post(self.url("/v1/register")?).json(&request).send().await.map_err(offline)?;
         let registered: RegisterResponse = answer(response).await?;
-        self.secrets.set(TOKEN_KEY, &registered.token)?;
+        if registered.token != token || registered.device_id != identity.device_id {
+            return Err(SyncError::Protocol(String::from(
+                "the server answered the registration for another token or device",
+            )));
+        }
+        self.secrets.set(TOKEN_KEY, &token)?;
+        self.secrets.delete(PENDING_TOKEN_KEY)?;
         tracing::info!(device = %registered.device_id, "registered with the server");
         Ok(())
     }

@@ -25,16 +25,50 @@ pub const MAX_PUSH_MUTATIONS: usize = 500;
 pub const MAX_PULL_LIMIT: u32 = 5_000;
 pub const DEFAULT_PULL_LIMIT: u32 = 1_000;
 
+/// The length of a device token: 32 random bytes, in lower-case hex.
+pub const TOKEN_LEN: usize = 64;
+
+/// A fresh device token: 32 bytes from the operating system's random source, in lower-case hex.
+pub fn new_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0_u8; TOKEN_LEN / 2];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether `token` looks like one made by [`new_token`] (the server refuses any other).
+pub fn is_well_formed_token(token: &str) -> bool {
+    token.len() == TOKEN_LEN && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// A device makes itself known: the first device of a person names a new person id. Further devices of
 /// the same person are added by a registered one ([`AddDeviceRequest`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The device draws its own token ([`new_token`]) and keeps it before it sends this, so that the call
+/// can be retried when its answer is lost: the same device id with the same token registers once and
+/// is answered again; with another token it is refused (`409 conflict`). The server keeps only the
+/// token's hash. Without a token (devices of the first version), the server draws one and answers it
+/// once: such a registration cannot be retried.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub device_id: String,
     pub person_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
-/// The device's bearer token: shown once, stored by the server only as a hash.
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRequest")
+            .field("device_id", &self.device_id)
+            .field("person_id", &self.person_id)
+            .field("token", &self.token.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
+}
+
+/// The device's bearer token (the one it sent, or one the server drew), stored by the server only as
+/// a hash.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterResponse {
@@ -147,5 +181,28 @@ pub struct ErrorDetail {
 impl ErrorBody {
     pub fn new(code: &str, message: impl Into<String>) -> ErrorBody {
         ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_random_bits_in_hex_and_stay_out_of_debug_output() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_ne!(a, b);
+        assert!(is_well_formed_token(&a) && is_well_formed_token(&b));
+        for bad in ["", "abc", &a[1..], &a.to_uppercase(), &format!("{}g", &a[1..]), &format!("{a} ")] {
+            assert!(!is_well_formed_token(bad), "{bad:?}");
+        }
+        let request =
+            RegisterRequest { device_id: "d".into(), person_id: "p".into(), token: Some(a.clone()) };
+        assert!(!format!("{request:?}").contains(&a));
+        let response = RegisterResponse { device_id: "d".into(), person_id: "p".into(), token: a.clone() };
+        assert!(!format!("{response:?}").contains(&a));
+        // A device of the first version sends no token, and the request still reads.
+        let legacy: RegisterRequest = serde_json::from_str(r#"{"device_id":"d","person_id":"p"}"#).unwrap();
+        assert_eq!(legacy.token, None);
     }
 }

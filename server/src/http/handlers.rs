@@ -39,10 +39,14 @@ pub async fn register<B: Backend>(
     State(server): State<Server<B>>,
     Json(request): Json<RegisterRequest>,
 ) -> Result<(StatusCode, axum::Json<RegisterResponse>), ApiError> {
-    let registered = server
+    let (registered, how) = server
         .blocking(move |inner| devices::register(&inner.backend, &request, inner.clock.now_ms()))
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(registered)))
+    let status = match how {
+        devices::Registered::New => StatusCode::CREATED,
+        devices::Registered::Again => StatusCode::OK,
+    };
+    Ok((status, axum::Json(registered)))
 }
 
 pub async fn add_device<B: Backend>(

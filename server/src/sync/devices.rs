@@ -1,7 +1,8 @@
 //! Devices: registering one (a new device of a new person) and knowing it again by its token.
 //!
-//! A token is 32 random bytes in hex, given to the device once; the server keeps only its SHA-256, so
-//! a copy of the database lets no one act as a device. Tokens are never logged.
+//! A token is 32 random bytes in hex. A device draws its own and sends it when it registers (so that
+//! it can register again with the same token when the answer was lost); the server keeps only its
+//! SHA-256, so a copy of the database lets no one act as a device. Tokens are never logged.
 //!
 //! A person's further devices (a trader's tablet) are added by a device already registered: it asks for
 //! the new device's token and hands it over itself ([`add_device`]).
@@ -9,7 +10,7 @@
 use crate::error::Error;
 use crate::storage::{Backend, Device, NewDevice};
 use quartier_core::domain::validate;
-use quartier_core::sync::protocol::{AddDeviceRequest, RegisterRequest, RegisterResponse};
+use quartier_core::sync::protocol::{self, AddDeviceRequest, RegisterRequest, RegisterResponse};
 use sha2::{Digest, Sha256};
 
 fn hex(bytes: &[u8]) -> String {
@@ -18,10 +19,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A fresh token from the operating system's random source.
 pub fn new_token() -> Result<String, Error> {
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Bug(format!("the operating system gave no random bytes for a token: {e}")))?;
-    Ok(hex(&bytes))
+    protocol::new_token()
+        .map_err(|e| Error::Bug(format!("the operating system gave no random bytes for a token: {e}")))
 }
 
 /// What the server stores of a token: its SHA-256, in hex.
@@ -29,27 +28,52 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-/// Registers a new device of a new person and gives its token, once.
+/// Whether a registration made a new device, or answered one made before with the same token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registered {
+    New,
+    Again,
+}
+
+/// Registers a new device of a new person, with the token the device drew (or, for a device that sent
+/// none, a token drawn here and given once). The same device with the same token again is answered
+/// again (its first answer was lost); with another token it is refused.
 pub fn register<B: Backend>(
     backend: &B,
     request: &RegisterRequest,
     now_ms: i64,
-) -> Result<RegisterResponse, Error> {
+) -> Result<(RegisterResponse, Registered), Error> {
     for (field, id) in [("device", &request.device_id), ("person", &request.person_id)] {
         validate::new_id(field, id).map_err(|rejection| Error::BadRequest(rejection.message))?;
     }
-    let token = new_token()?;
+    let token = match &request.token {
+        Some(token) if protocol::is_well_formed_token(token) => token.clone(),
+        Some(_) => {
+            return Err(Error::BadRequest(format!(
+                "A device's token is {} lower-case hex digits (32 random bytes); draw a new one.",
+                protocol::TOKEN_LEN
+            )));
+        }
+        None => new_token()?,
+    };
     let hash = token_hash(&token);
-    backend.write(|tx| {
+    let registered = backend.write(|tx| {
         if tx.device_exists(&request.device_id)? {
+            let same = tx.device_by_token_hash(&hash)?.is_some_and(|known| {
+                known.device_id == request.device_id && known.person_id == request.person_id
+            });
+            if same && request.token.is_some() {
+                return Ok(Registered::Again);
+            }
             return Err(Error::Conflict(format!(
-                "The device {} is registered already; a device registers once and keeps its token.",
+                "The device {} is registered already with another token; a device registers once and keeps its token. \
+                 If this device lost its token, set it up again with a new device id.",
                 request.device_id
             )));
         }
         if tx.person_exists(&request.person_id)? {
             return Err(Error::Conflict(format!(
-                "The person {} has a registered device already; registering another device of the same person is not offered yet.",
+                "The person {} has a registered device already; add this device from that one (link a device).",
                 request.person_id
             )));
         }
@@ -59,10 +83,22 @@ pub fn register<B: Backend>(
             token_hash: &hash,
             created_at: now_ms,
         })?;
-        Ok(())
+        Ok(Registered::New)
     })?;
-    tracing::info!(device_id = %request.device_id, person_id = %request.person_id, "device registered");
-    Ok(RegisterResponse { device_id: request.device_id.clone(), person_id: request.person_id.clone(), token })
+    match registered {
+        Registered::New => {
+            tracing::info!(device_id = %request.device_id, person_id = %request.person_id, "device registered");
+        }
+        Registered::Again => {
+            tracing::info!(device_id = %request.device_id, "device registration answered again");
+        }
+    }
+    let response = RegisterResponse {
+        device_id: request.device_id.clone(),
+        person_id: request.person_id.clone(),
+        token,
+    };
+    Ok((response, registered))
 }
 
 /// Adds another device of the person of a registered device, and gives the new device's token, once.

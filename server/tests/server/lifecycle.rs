@@ -151,6 +151,7 @@ async fn the_binary_serves_until_sigterm_and_keeps_its_data(db: Db) {
         .json(&quartier_core::sync::protocol::RegisterRequest {
             device_id: "d1".into(),
             person_id: "p1".into(),
+            token: None,
         })
         .send()
         .await

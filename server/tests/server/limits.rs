@@ -220,7 +220,7 @@ async fn register_and_join_are_rate_limited_per_address(db: Db) {
     let response = server
         .http
         .post(server.url("/v1/register"))
-        .json(&RegisterRequest { device_id: "cleo-phone".into(), person_id: "cleo".into() })
+        .json(&RegisterRequest { device_id: "cleo-phone".into(), person_id: "cleo".into(), token: None })
         .send()
         .await
         .unwrap();
@@ -260,7 +260,11 @@ async fn behind_a_proxy_the_forwarded_address_is_limited(db: Db) {
             .http
             .post(server.url("/v1/register"))
             .header("x-forwarded-for", format!("203.0.113.9, {from}"))
-            .json(&RegisterRequest { device_id: format!("{person}-phone"), person_id: person.into() })
+            .json(&RegisterRequest {
+                device_id: format!("{person}-phone"),
+                person_id: person.into(),
+                token: None,
+            })
             .send()
     };
     assert_eq!(register("ana", "198.51.100.1").await.unwrap().status(), StatusCode::CREATED);
@@ -332,7 +336,7 @@ async fn ids_with_a_nul_character_name_nothing(db: Db) {
     let response = server
         .http
         .post(server.url("/v1/register"))
-        .json(&RegisterRequest { device_id: "d\u{0}".into(), person_id: "zoe".into() })
+        .json(&RegisterRequest { device_id: "d\u{0}".into(), person_id: "zoe".into(), token: None })
         .send()
         .await
         .unwrap();

@@ -293,19 +293,25 @@ impl TestServer {
         format!("{}{path}", self.url)
     }
 
-    /// Registers a new device of a new person.
+    /// Registers a new device of a new person, with a token it drew itself.
     pub async fn register(&self, person: &str) -> Phone {
         let device = format!("{person}-phone");
+        let token = new_token().unwrap();
         let response = self
             .http
             .post(self.url("/v1/register"))
-            .json(&RegisterRequest { device_id: device.clone(), person_id: person.into() })
+            .json(&RegisterRequest {
+                device_id: device.clone(),
+                person_id: person.into(),
+                token: Some(token.clone()),
+            })
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED, "registering {person}");
         let registered: RegisterResponse = response.json().await.unwrap();
         assert_eq!((registered.device_id.as_str(), registered.person_id.as_str()), (device.as_str(), person));
+        assert_eq!(registered.token, token, "the device's own token");
         Phone::new(person, &device, &registered.token)
     }
 

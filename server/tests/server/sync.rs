@@ -19,7 +19,7 @@ async fn a_device_registers_once_and_its_token_works(db: Db) {
         let response = server
             .http
             .post(server.url("/v1/register"))
-            .json(&RegisterRequest { device_id: device.into(), person_id: person.into() })
+            .json(&RegisterRequest { device_id: device.into(), person_id: person.into(), token: None })
             .send()
             .await
             .unwrap();
@@ -31,7 +31,7 @@ async fn a_device_registers_once_and_its_token_works(db: Db) {
     let response = server
         .http
         .post(server.url("/v1/register"))
-        .json(&RegisterRequest { device_id: "a phone".into(), person_id: "zoe".into() })
+        .json(&RegisterRequest { device_id: "a phone".into(), person_id: "zoe".into(), token: None })
         .send()
         .await
         .unwrap();
@@ -740,25 +740,101 @@ async fn two_servers_over_one_database_serve_one_neighbourhood(db: Db) {
 }
 
 /// Registering checks, then inserts: registrations at once of one device, or of one person, make one
-/// device and conflicts, never two devices or a failure.
+/// device and conflicts, never two devices or a failure; the same device with the same token at once
+/// (a device retrying while its first call is still on the way) makes one device and the same answer.
 async fn registrations_at_once_of_one_device_or_one_person_make_one_device(db: Db) {
     let server = TestServer::start(db).await;
-    for (what, requests) in [
-        ("one device", (0..6).map(|_| ("zoe-phone".to_owned(), "zoe".to_owned())).collect::<Vec<_>>()),
-        ("one person", (0..6).map(|i| (format!("yann-{i}"), "yann".to_owned())).collect()),
+    let token = new_token().unwrap();
+    let some = |token: &str| Some(token.to_owned());
+    for (what, requests, again) in [
+        (
+            "one device",
+            (0..6).map(|_| ("zoe-phone".to_owned(), "zoe".to_owned(), None)).collect::<Vec<_>>(),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "one person",
+            (0..6).map(|i| (format!("yann-{i}"), "yann".to_owned(), None)).collect(),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "one device, its own token each",
+            (0..6).map(|_| ("ana-phone".to_owned(), "ana".to_owned(), Some(new_token().unwrap()))).collect(),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "one device, one token",
+            (0..6).map(|_| ("cleo-phone".to_owned(), "cleo".to_owned(), some(&token))).collect(),
+            StatusCode::OK,
+        ),
     ] {
         let mut calls = tokio::task::JoinSet::new();
-        for (device_id, person_id) in requests.iter().cloned() {
-            let call =
-                server.http.post(server.url("/v1/register")).json(&RegisterRequest { device_id, person_id });
+        for (device_id, person_id, token) in requests.iter().cloned() {
+            let call = server.http.post(server.url("/v1/register")).json(&RegisterRequest {
+                device_id,
+                person_id,
+                token,
+            });
             calls.spawn(async move { call.send().await.unwrap().status() });
         }
         let mut statuses: Vec<StatusCode> = calls.join_all().await;
         statuses.sort();
         let mut expected = vec![StatusCode::CREATED];
-        expected.extend(std::iter::repeat_n(StatusCode::CONFLICT, requests.len() - 1));
+        expected.extend(std::iter::repeat_n(again, requests.len() - 1));
+        expected.sort();
         assert_eq!(statuses, expected, "{what}");
     }
+    let cleo = Phone::new("cleo", "cleo-phone", &token);
+    let response = server.pull(&cleo, "nowhere", 0, None).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "the token works");
+}
+
+/// A device draws its token and keeps it before it registers, so that it can ask again when the
+/// answer is lost: the same device id with the same token is answered again, never twice registered;
+/// with another token (or none) it is refused. The server keeps only the token's hash.
+async fn a_registration_whose_answer_was_lost_is_asked_again_with_the_same_token(db: Db) {
+    let server = TestServer::start(db).await;
+    let token = new_token().unwrap();
+    let request = |device: &str, person: &str, token: Option<String>| {
+        server.http.post(server.url("/v1/register")).json(&RegisterRequest {
+            device_id: device.into(),
+            person_id: person.into(),
+            token,
+        })
+    };
+    let first = request("zoe-phone", "zoe", Some(token.clone())).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: RegisterResponse = first.json().await.unwrap();
+    for _ in 0..3 {
+        let again = request("zoe-phone", "zoe", Some(token.clone())).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK, "answered again, not created again");
+        assert_eq!(again.json::<RegisterResponse>().await.unwrap(), first);
+    }
+    // The token works, and the device is one device: its pushes are numbered from 1.
+    let mut zoe = Phone::new("zoe", "zoe-phone", &token);
+    server.act(&mut zoe, "aligre", found("Aligre", "Zoé")).await;
+
+    // Another token for the same device id (or another person, or no token) is refused, clearly.
+    for (person, other) in [("zoe", Some(new_token().unwrap())), ("yann", Some(token.clone())), ("zoe", None)]
+    {
+        let refused = request("zoe-phone", person, other).send().await.unwrap();
+        let message = expect_error(refused, StatusCode::CONFLICT, "conflict").await;
+        assert!(message.contains("registered already with another token"), "{message}");
+    }
+    // A token that was not drawn like one is refused before anything is stored.
+    for bad in ["short".to_owned(), "A".repeat(64), "g".repeat(64), format!("{token}0")] {
+        let refused = request("yann-phone", "yann", Some(bad)).send().await.unwrap();
+        let message = expect_error(refused, StatusCode::BAD_REQUEST, "bad_request").await;
+        assert!(message.contains("64 lower-case hex"), "{message}");
+    }
+    let yann = server.register("yann").await;
+    assert_ne!(yann.token, token);
+    // The database holds the token's hash only, never the token.
+    let hash = quartier_server::sync::devices::token_hash(&token);
+    let stored = server.read(|tx| tx.device_by_token_hash(&hash));
+    assert_eq!(stored.map(|d| d.device_id).as_deref(), Some("zoe-phone"));
+    let bytes = blocking(|| server.database.stored_bytes());
+    assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "no token stored in clear");
 }
 
 on_both_backends!(
@@ -779,4 +855,5 @@ on_both_backends!(
     concurrent_pushes_never_hide_a_change_from_a_concurrent_puller,
     two_servers_over_one_database_serve_one_neighbourhood,
     registrations_at_once_of_one_device_or_one_person_make_one_device,
+    a_registration_whose_answer_was_lost_is_asked_again_with_the_same_token,
 );
