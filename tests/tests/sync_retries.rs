@@ -8,8 +8,10 @@
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::sync::SyncError;
+use quartier_core::sync::protocol::Outcome;
 use quartier_e2e::fault_proxy::{FaultProxy, Faults, PausePoint, Resume};
 use quartier_e2e::{Device, TestServer};
+use quartier_server::storage::Backend;
 use std::time::Duration;
 
 /// Lets the next request of `path` reach the server, then closes its connection before the answer.
@@ -108,4 +110,132 @@ async fn a_join_whose_answer_was_lost_is_asked_again_and_joins_once() {
     assert_eq!(member.status, MemberStatus::Active);
     alice.sync().await;
     assert_eq!(bob.shared_replica("aligre"), alice.shared_replica("aligre"));
+}
+
+fn found(name: &str, display_name: &str) -> NeighbourhoodCreate {
+    NeighbourhoodCreate {
+        name: name.into(),
+        description: String::new(),
+        cell: None,
+        display_name: display_name.into(),
+    }
+}
+
+fn ask(id: &str) -> FavourPost {
+    FavourPost {
+        id: id.into(),
+        kind: FavourKind::Ask,
+        title: "Water my plants".into(),
+        details: String::new(),
+        category: "garden".into(),
+        window: None,
+        cell: None,
+    }
+}
+
+/// A change made to a neighbourhood while the pull that finds the person removed from it is under way
+/// is set aside with the neighbourhood; its number is still expected by the server. The device sends
+/// it to fill the gap (the server refuses it: not a member), and the changes after it go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_set_aside_with_a_forgotten_neighbourhood_fills_the_gap_it_left() {
+    let server = TestServer::start().await;
+    let bob = Device::new(&server, "bob").await;
+    bob.act("bastille", found("Bastille", "Bob")).unwrap();
+    let invitation = bob.store.invite("bastille", 1, 86_400_000).unwrap();
+    bob.sync().await;
+    let alice = Device::new(&server, "alice").await;
+    alice.act("aligre", found("Aligre", "Alice")).unwrap();
+    alice.sync().await;
+    alice.client.join(&invitation.code, "Alice").await.unwrap();
+    bob.sync().await;
+    bob.act("bastille", MemberRemove { member_id: "alice".into() }).unwrap();
+    bob.sync().await;
+
+    // Alice's next round: while its pull of Bastille is on the way, she asks for help there (her
+    // device still thinks she belongs) and in Aligre.
+    let proxy = FaultProxy::start(&server.url, 1, Faults::NONE).await.unwrap();
+    let via_proxy = alice.client_via(&proxy.url);
+    let pause = proxy.pause("/v1/neighbourhoods/bastille", PausePoint::BeforeForward);
+    let round = tokio::spawn({
+        let client = via_proxy.clone();
+        async move { client.sync_once(Duration::from_secs(30)).await }
+    });
+    pause.reached.await.unwrap();
+    let set_aside = alice.act("bastille", ask("bastille-plants")).unwrap().mutation.seq;
+    let after = alice.act("aligre", ask("aligre-plants")).unwrap().mutation.seq;
+    assert_eq!(after, set_aside + 1);
+    pause.resume.send(Resume::Go).unwrap();
+    assert!(round.await.unwrap().unwrap().complete);
+    // Bastille is forgotten, and the change to it set aside, with its reason.
+    assert_eq!(alice.store.followed().unwrap(), vec!["aligre".to_owned()]);
+    assert_eq!(alice.rejected(), vec![(set_aside, "not_member".to_owned())]);
+    assert_eq!(alice.store.pending_count().unwrap(), 1);
+
+    // The next round: the server expects the set-aside number first; the device sends it, then the rest.
+    let report = via_proxy.sync_once(Duration::from_secs(30)).await.unwrap();
+    assert!(report.complete, "{report:?}");
+    assert_eq!(alice.store.pending_count().unwrap(), 0);
+    assert!(matches!(
+        server.outcome("alice-device", set_aside),
+        Some(Outcome::Rejected { code: Code::NotMember, .. })
+    ));
+    assert_eq!(server.outcome("alice-device", after), Some(Outcome::Applied));
+    assert!(server.entity(&EntityKey::new("aligre", EntityKind::Favour, "aligre-plants")).is_some());
+    assert!(server.entity(&EntityKey::new("bastille", EntityKind::Favour, "bastille-plants")).is_none());
+    assert_eq!(alice.rejected(), vec![(set_aside, "not_member".to_owned())], "told once, still there");
+    assert_eq!(via_proxy.status().last_error, None);
+}
+
+/// A server restored from an older backup has lost changes it had confirmed to a device: the device
+/// cannot send them again. It says so in its sync status, keeps what is waiting, and does not knock
+/// again and again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_lost_confirmed_changes_is_reported_and_nothing_waiting_is_dropped() {
+    let server = TestServer::start().await;
+    let alice = Device::new(&server, "alice").await;
+    alice.act("aligre", found("Aligre", "Alice")).unwrap();
+    alice.act("aligre", ask("one")).unwrap();
+    alice.act("aligre", ask("two")).unwrap();
+    alice.sync().await;
+    // The injected fault: the server forgets that it answered seqs 2 and 3.
+    quartier_e2e::blocking(|| {
+        server.server.backend().write(|tx| tx.set_last_seq("alice-device", 1)).unwrap();
+    });
+    let waiting = alice.act("aligre", ask("three")).unwrap().mutation;
+
+    let proxy = FaultProxy::start(&server.url, 1, Faults::NONE).await.unwrap();
+    let via_proxy = alice.client_via(&proxy.url);
+    for _ in 0..2 {
+        match via_proxy.sync_once(Duration::from_secs(30)).await.unwrap_err() {
+            error @ SyncError::Server { status: 409, .. } => {
+                assert!(!error.is_transient(), "not worth retrying soon: {error:?}");
+                let SyncError::Server { code, message, .. } = error else { unreachable!() };
+                assert_eq!(code, "seq_gap");
+                for words in ["up to number 1", "confirmed up to 3", "backup", "1 change waiting", "is kept"]
+                {
+                    assert!(message.contains(words), "{words:?} in {message}");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let status = via_proxy.status();
+    assert!(status.last_error.as_deref().is_some_and(|e| e.contains("backup")), "{status:?}");
+    assert_eq!(status.pending, 1);
+    assert_eq!(alice.store.pending(10).unwrap(), vec![waiting], "nothing waiting is dropped");
+    assert_eq!(server.outcome("alice-device", 4), None, "nothing was applied out of order");
+
+    // The background loop backs off: a handful of pushes, not a hot loop.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let pushes_before = proxy.stats().requests;
+    let engine =
+        tokio::spawn(via_proxy.clone().run(Duration::from_secs(3600), Duration::from_secs(3600), async {
+            let _ = stopped.await;
+        }));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).unwrap();
+    engine.await.unwrap();
+    let pushes = proxy.stats().requests - pushes_before;
+    assert!((1..=2).contains(&pushes), "{pushes} pushes");
+    assert_eq!(alice.store.pending_count().unwrap(), 1);
 }

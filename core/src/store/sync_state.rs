@@ -172,6 +172,26 @@ impl Store {
         })
     }
 
+    /// The mutations numbered `from..to` in the refused list, in sequence order: above all those this
+    /// device set aside without an answer from the server (those of a neighbourhood it forgot while
+    /// they waited, see [`Store::forget`]). When the server still expects their numbers, the client
+    /// pushes them to fill the gap they left; their answers change nothing here.
+    pub fn set_aside(&self, from: u64, to: u64) -> Result<Vec<Mutation>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT mutation FROM rejected WHERE seq >= ? AND seq < ? ORDER BY seq")
+                .map_err(StoreError::sqlite("reading the refused changes"))?;
+            let rows = stmt
+                .query_map(params![seq_sql(from), seq_sql(to)], |row| row.get::<_, String>(0))
+                .map_err(StoreError::sqlite("reading the refused changes"))?;
+            rows.map(|row| {
+                let json = row.map_err(StoreError::sqlite("reading the refused changes"))?;
+                serde_json::from_str(&json).map_err(StoreError::data("refused change"))
+            })
+            .collect()
+        })
+    }
+
     /// Takes the server's answers to a push, in one transaction: applied mutations leave the outbox,
     /// rejected ones move to the `rejected` table with their reason, and their local effects are rolled
     /// back. An answer for a mutation no longer in the outbox (a repeated answer) changes nothing.

@@ -10,7 +10,7 @@
 
 use super::protocol::*;
 use super::secrets::{SecretError, SecretStore};
-use crate::domain::EntityKind;
+use crate::domain::{EntityKind, Mutation};
 use crate::store::{CommitListener, Rejected, Store, StoreError};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -199,6 +199,14 @@ impl std::fmt::Debug for SyncClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncClient").field("server", &self.server.as_str()).finish_non_exhaustive()
     }
+}
+
+/// The answer to one push.
+enum Pushed {
+    /// One outcome per mutation, in order.
+    Answered(Vec<MutationResult>),
+    /// Stopped at a gap in the device's numbers (`409 seq_gap`).
+    Gap(SeqGap),
 }
 
 /// Reads an HTTP answer: the body on success, a typed error otherwise.
@@ -421,29 +429,33 @@ impl SyncClient {
         let token = self.token()?;
         let mut report = SyncReport::default();
         // Push: the outbox in order, in batches; each answer is stored before the next batch goes.
+        let mut filled_gap_at = None;
         loop {
             let batch = self.store.pending(PUSH_BATCH)?;
-            if batch.is_empty() {
+            let Some(first) = batch.first().map(|m| m.seq) else {
                 break;
-            }
+            };
             if Instant::now() >= deadline {
                 return Ok(report);
             }
-            let request = PushRequest { mutations: batch };
-            let response = self
-                .http
-                .post(self.url("/v1/push")?)
-                .bearer_auth(&token)
-                .timeout(remaining(deadline))
-                .json(&request)
-                .send()
-                .await
-                .map_err(offline)?;
-            let answered: PushResponse = answer(response).await?;
-            if answered.results.is_empty() {
-                return Err(SyncError::Protocol("the server answered a push with no outcome".into()));
-            }
-            let ack = self.store.acknowledge(&answered.results)?;
+            let results = match self.push(&token, batch, deadline).await? {
+                Pushed::Answered(results) if results.is_empty() => {
+                    return Err(SyncError::Protocol("the server answered a push with no outcome".into()));
+                }
+                Pushed::Answered(results) => results,
+                // What came before the gap was answered: acknowledged, and the next push starts at it.
+                Pushed::Gap(gap) if !gap.results.is_empty() => gap.results,
+                Pushed::Gap(gap) => {
+                    // Once per gap: if the same gap comes back, filling it did not work.
+                    if gap.found != first || filled_gap_at == Some(gap.expected) {
+                        return Err(self.real_gap(&gap));
+                    }
+                    self.fill_gap(&token, &gap, deadline).await?;
+                    filled_gap_at = Some(gap.expected);
+                    continue;
+                }
+            };
+            let ack = self.store.acknowledge(&results)?;
             report.pushed += ack.applied + ack.rejected.len();
             report.rejected.extend(ack.rejected);
         }
@@ -484,6 +496,83 @@ impl SyncClient {
         }
         report.complete = true;
         Ok(report)
+    }
+
+    /// Sends one push: its outcomes, or where it stopped at a gap in this device's numbers.
+    async fn push(
+        &self,
+        token: &str,
+        mutations: Vec<Mutation>,
+        deadline: Instant,
+    ) -> Result<Pushed, SyncError> {
+        let request = PushRequest { mutations };
+        let response = self
+            .http
+            .post(self.url("/v1/push")?)
+            .bearer_auth(token)
+            .timeout(remaining(deadline))
+            .json(&request)
+            .send()
+            .await
+            .map_err(offline)?;
+        if response.status() == reqwest::StatusCode::CONFLICT {
+            let body = response.bytes().await.map_err(offline)?;
+            return match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(ErrorBody { gap: Some(gap), .. }) => Ok(Pushed::Gap(gap)),
+                Ok(ErrorBody { error, .. }) => {
+                    Err(SyncError::Server { status: 409, code: error.code, message: error.message })
+                }
+                Err(e) => Err(SyncError::Protocol(format!("a push's 409 answer: {e}"))),
+            };
+        }
+        let answered: PushResponse = answer(response).await?;
+        Ok(Pushed::Answered(answered.results))
+    }
+
+    /// The server expects numbers `gap.expected..gap.found` that are not in the outbox. If this device
+    /// set them aside itself (changes to a neighbourhood it forgot before they were sent), they go now,
+    /// so that the server answers them and the numbers after them can follow; their answers change
+    /// nothing here. Otherwise the server lacks changes it had confirmed: a real gap.
+    async fn fill_gap(&self, token: &str, gap: &SeqGap, deadline: Instant) -> Result<(), SyncError> {
+        let set_aside = self.store.set_aside(gap.expected, gap.found)?;
+        let covers = set_aside.iter().map(|m| m.seq).eq(gap.expected..gap.found);
+        if !covers {
+            return Err(self.real_gap(gap));
+        }
+        tracing::info!(
+            from = gap.expected,
+            to = gap.found - 1,
+            "sending the changes set aside for a forgotten neighbourhood, which the server still expects"
+        );
+        for chunk in set_aside.chunks(PUSH_BATCH) {
+            match self.push(token, chunk.to_vec(), deadline).await? {
+                Pushed::Answered(_) => {}
+                Pushed::Gap(gap) if !gap.results.is_empty() => {}
+                Pushed::Gap(gap) => return Err(self.real_gap(&gap)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The error of a gap this device cannot fill: the server has lost changes it had confirmed (it was
+    /// restored from an older backup, say). Nothing waiting here is dropped, and nothing is sent until
+    /// the server's host sorts it out; the sync status says so, and the loop backs off.
+    fn real_gap(&self, gap: &SeqGap) -> SyncError {
+        let pending = self.store.pending_count().unwrap_or(0);
+        tracing::warn!(expected = gap.expected, found = gap.found, "the server lacks changes of this device");
+        SyncError::Server {
+            status: 409,
+            code: String::from("seq_gap"),
+            message: format!(
+                "The server has this device's changes only up to number {}, but this device had them confirmed up to {}: \
+                 the server has probably been restored from an older backup. The {pending} change{} waiting on this device \
+                 {} kept and will be sent once the server's host has sorted this out; tell them.",
+                gap.expected.saturating_sub(1),
+                gap.found.saturating_sub(1),
+                if pending == 1 { "" } else { "s" },
+                if pending == 1 { "is" } else { "are" },
+            ),
+        }
     }
 
     /// Keeps syncing until `shutdown` resolves: every `interval`, sooner after a local write, and after

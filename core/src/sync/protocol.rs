@@ -167,12 +167,26 @@ pub struct PullResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
+    /// Only with `409 seq_gap`, the answer to a push that stopped at a gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<SeqGap>,
+}
+
+/// A push stopped at a gap in the device's sequence numbers (`409`, code `seq_gap`): the server has
+/// answered this device up to `expected - 1`, and the push went on with `found`. The mutations of
+/// the push before the gap were answered (`results`, to be acknowledged like a [`PushResponse`]);
+/// nothing from `found` on was looked at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqGap {
+    pub expected: u64,
+    pub found: u64,
+    pub results: Vec<MutationResult>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// Stable: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `too_large`, `rate_limited`,
-    /// `invitation_unusable`, `conflict`, `internal`.
+    /// `invitation_unusable`, `conflict`, `seq_gap`, `internal`.
     pub code: String,
     /// A sentence for the person or the developer.
     pub message: String,
@@ -180,7 +194,7 @@ pub struct ErrorDetail {
 
 impl ErrorBody {
     pub fn new(code: &str, message: impl Into<String>) -> ErrorBody {
-        ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } }
+        ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() }, gap: None }
     }
 }
 

@@ -70,7 +70,7 @@ pub async fn push<B: Backend>(
         .await?;
     server.metrics().count_push(report.applied, report.rejected, report.duplicates);
     match report.gap {
-        Some(gap) => Err(gap.into_error().into()),
+        Some(gap) => Err(gap.into_api_error(report.results)),
         None => Ok(axum::Json(PushResponse { results: report.results })),
     }
 }

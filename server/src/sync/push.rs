@@ -9,17 +9,18 @@
 //!   rejection is recorded and answered the same way: it is never retried, and it does not block the
 //!   mutations behind it;
 //! - `seq > last + 1`: a gap. The push stops there: what came before it is applied and recorded, and
-//!   the call answers `409 conflict` naming the expected seq (the device pushes again from there and
-//!   gets the earlier outcomes again).
+//!   the call answers `409 seq_gap` with the expected seq and the outcomes of the mutations before the
+//!   gap ([`SeqGap`]), so that the device can acknowledge them and see what is missing.
 //!
 //! A removed or departed member's mutations are refused by the rules themselves (`not_member`).
 
 use super::apply::apply_in;
 use crate::clock::Clock;
-use crate::error::Error;
+use crate::error::{ApiError, Error};
 use crate::storage::{Backend, Device};
+use axum::http::StatusCode;
 use quartier_core::domain::Mutation;
-use quartier_core::sync::protocol::{MAX_PUSH_MUTATIONS, MutationResult, Outcome};
+use quartier_core::sync::protocol::{MAX_PUSH_MUTATIONS, MutationResult, Outcome, SeqGap};
 
 /// What a push did, for the answer and the metrics.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -42,12 +43,21 @@ pub struct Gap {
 }
 
 impl Gap {
-    pub fn into_error(self) -> Error {
-        Error::Conflict(format!(
-            "This device's mutations must come without gaps: the server expects seq {} next, but the push went on with seq {}. \
-             The mutations before it were answered (pushing them again answers them again); push the outbox from seq {}.",
-            self.expected, self.found, self.expected
-        ))
+    /// The `409 seq_gap` answer, with the outcomes of the mutations answered before the gap.
+    pub fn into_api_error(self, results: Vec<MutationResult>) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::CONFLICT,
+            "seq_gap",
+            format!(
+                "This device's mutations must come without gaps: the server has answered them up to seq {}, but the push went on with seq {}. \
+                 The mutations before it were answered (see `gap.results`); push the outbox from seq {}.",
+                self.expected - 1,
+                self.found,
+                self.expected
+            ),
+        );
+        error.body.gap = Some(SeqGap { expected: self.expected, found: self.found, results });
+        error
     }
 }
 

@@ -226,10 +226,23 @@ async fn a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq(db:
     let three = mona.mutation("aligre", ask("f-3", "Three"));
     let four = mona.mutation("aligre", ask("f-4", "Four"));
 
-    // 1 is applied, then 3 comes without 2.
+    // 1 is applied, then 3 comes without 2: the answer has 1's outcome, and where the gap is.
     let response = server.push(&mona, &[one.clone(), three.clone()]).await;
-    let message = expect_error(response, StatusCode::CONFLICT, "conflict").await;
-    assert!(message.contains("seq 2"), "{message}");
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error.code, "seq_gap");
+    assert!(body.error.message.contains("up to seq 1") && body.error.message.contains("seq 2"), "{body:?}");
+    assert_eq!(
+        body.gap,
+        Some(SeqGap {
+            expected: 2,
+            found: 3,
+            results: vec![MutationResult { seq: 1, outcome: Outcome::Applied }]
+        })
+    );
+    // A push that starts at the gap has nothing answered before it.
+    let body: ErrorBody = server.push(&mona, std::slice::from_ref(&four)).await.json().await.unwrap();
+    assert_eq!(body.gap, Some(SeqGap { expected: 2, found: 4, results: vec![] }));
     let page = server.pull_page(&mona, "aligre", 0, None).await;
     assert_eq!(page.checkpoint, 1, "the mutation before the gap was applied, nothing after it");
 
