@@ -165,6 +165,8 @@ pub struct FaultStats {
     pub duplicated: u64,
     pub reordered: u64,
     pub delayed: u64,
+    /// Not a fault: requests whose body came gzip-compressed (`Content-Encoding: gzip`).
+    pub gzipped: u64,
 }
 
 impl FaultStats {
@@ -192,6 +194,7 @@ impl std::ops::AddAssign for FaultStats {
         self.duplicated += other.duplicated;
         self.reordered += other.reordered;
         self.delayed += other.delayed;
+        self.gzipped += other.gzipped;
     }
 }
 
@@ -199,8 +202,9 @@ impl fmt::Display for FaultStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} requests, {} forwarded: {} passed, {} dropped, {} cut, {} truncated, {} errors, {} duplicated, {} reordered, {} delayed",
+            "{} requests ({} gzipped), {} forwarded: {} passed, {} dropped, {} cut, {} truncated, {} errors, {} duplicated, {} reordered, {} delayed",
             self.requests,
+            self.gzipped,
             self.forwarded,
             self.passed,
             self.dropped,
@@ -226,6 +230,7 @@ struct Counters {
     duplicated: AtomicU64,
     reordered: AtomicU64,
     delayed: AtomicU64,
+    gzipped: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -340,6 +345,7 @@ impl FaultProxy {
             duplicated: get(&c.duplicated),
             reordered: get(&c.reordered),
             delayed: get(&c.delayed),
+            gzipped: get(&c.gzipped),
         }
     }
 
@@ -414,6 +420,8 @@ struct Request {
     /// The request line and headers, without `Connection`, each ending with CRLF.
     head: String,
     body: Vec<u8>,
+    /// Whether the body is gzip-compressed.
+    gzip: bool,
 }
 
 impl Request {
@@ -466,12 +474,14 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<Request>
     let path = parts.next().unwrap_or_default().to_owned();
     let mut head = format!("{request_line}\r\n");
     let mut length = 0_usize;
+    let mut gzip = false;
     for line in lines {
         let (name, value) = line.split_once(':').ok_or_else(|| io_error("malformed header"))?;
         let name = name.trim().to_ascii_lowercase();
         match name.as_str() {
             "connection" | "keep-alive" => continue,
             "transfer-encoding" => return Err(io_error("chunked requests are not supported")),
+            "content-encoding" => gzip = value.trim().eq_ignore_ascii_case("gzip"),
             "content-length" => {
                 length = value.trim().parse().map_err(|_| io_error("bad Content-Length"))?;
                 if length > MAX_BODY {
@@ -490,7 +500,7 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<Request>
         client.read_exact(&mut body[start..]).await?;
     }
     body.truncate(length);
-    Ok(Some(Request { method, path, head, body }))
+    Ok(Some(Request { method, path, head, body, gzip }))
 }
 
 async fn serve(mut client: TcpStream, shared: &Shared) {
@@ -502,6 +512,9 @@ async fn serve(mut client: TcpStream, shared: &Shared) {
         request.limit_pull_pages(limit);
     }
     bump(&shared.counters.requests);
+    if request.gzip {
+        bump(&shared.counters.gzipped);
+    }
     if let Some(pause) = shared.take_pause(&request.path) {
         serve_paused(client, shared, &request, pause).await;
         return;

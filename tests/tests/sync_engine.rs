@@ -138,3 +138,41 @@ async fn an_unreachable_server_leaves_everything_saved_and_is_reported() {
     assert_eq!(status.pending, 1);
     assert!(status.last_error.is_some());
 }
+
+/// A push of more than a few mutations goes gzip-compressed, and the server reads it; a small one goes
+/// as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_pushes_go_compressed_and_the_server_reads_them() {
+    use quartier_e2e::fault_proxy::{FaultProxy, Faults};
+    let server = TestServer::start().await;
+    let alice = Device::new(&server, "alice").await;
+    let proxy = FaultProxy::start(&server.url, 1, Faults::NONE).await.unwrap();
+    let via_proxy = alice.client_via(&proxy.url);
+    alice
+        .act(
+            "n1",
+            NeighbourhoodCreate {
+                name: "Aligre".into(),
+                description: String::new(),
+                cell: None,
+                display_name: "Alice".into(),
+            },
+        )
+        .unwrap();
+    for i in 0..40 {
+        alice.act("n1", ask(&format!("f{i}"))).unwrap();
+    }
+    let report = via_proxy.sync_once(Duration::from_secs(30)).await.unwrap();
+    assert_eq!((report.pushed, report.complete), (41, true));
+    let stats = proxy.stats();
+    assert_eq!(stats.gzipped, 1, "the push went compressed: {stats}");
+    for i in 0..40 {
+        let key = EntityKey::new("n1", EntityKind::Favour, &format!("f{i}"));
+        assert!(server.entity(&key).is_some(), "f{i} reached the server");
+    }
+    // One short mutation is not worth compressing.
+    alice.act("n1", ask("short")).unwrap();
+    assert_eq!(via_proxy.sync_once(Duration::from_secs(30)).await.unwrap().pushed, 1);
+    assert_eq!(proxy.stats().gzipped, 1);
+    assert!(server.entity(&EntityKey::new("n1", EntityKind::Favour, "short")).is_some());
+}

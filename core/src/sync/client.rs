@@ -7,6 +7,13 @@
 //! starts, so a round cut short (budget, network, the process killed) loses nothing and the next round
 //! resumes where it stopped: a push is answered per mutation and retried safely (the server applies a
 //! mutation once), and a pull stores each page with its cursor.
+//!
+//! Every call is safe to ask again when its answer is lost: registering (the device draws its token
+//! and keeps it before sending), joining (the server answers a repeated join of the same invitation
+//! with the same membership), pushing (answered per sequence number) and pulling (by cursor). A push
+//! that the server stops at a gap in the device's numbers (`409 seq_gap`) is handled in
+//! [`SyncClient::sync_once`]: see `fill_gap`. Push bodies above `GZIP_ABOVE` bytes (1 KiB) go gzip-compressed;
+//! answers come compressed when the server chooses (reqwest asks for and decodes gzip).
 
 use super::protocol::*;
 use super::secrets::{SecretError, SecretStore};
@@ -24,6 +31,8 @@ const PENDING_TOKEN_KEY: &str = "quartier.server-token.pending";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Mutations per push.
 const PUSH_BATCH: usize = 200;
+/// Push bodies longer than this go gzip-compressed (a handful of mutations; smaller ones gain little).
+const GZIP_ABOVE: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -227,6 +236,17 @@ async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
         Err(_) => ("http".to_owned(), format!("HTTP {status}")),
     };
     Err(SyncError::Server { status: status.as_u16(), code, message })
+}
+
+/// `bytes`, gzip-compressed (the server reads `Content-Encoding: gzip`; JSON shrinks to a fraction).
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, SyncError> {
+    use std::io::Write;
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::fast());
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| SyncError::Protocol(format!("a push could not be compressed: {e}")))
 }
 
 fn offline(error: reqwest::Error) -> SyncError {
@@ -505,16 +525,20 @@ impl SyncClient {
         mutations: Vec<Mutation>,
         deadline: Instant,
     ) -> Result<Pushed, SyncError> {
-        let request = PushRequest { mutations };
-        let response = self
+        let json = serde_json::to_vec(&PushRequest { mutations })
+            .map_err(|e| SyncError::Protocol(format!("a push could not be written: {e}")))?;
+        let mut request = self
             .http
             .post(self.url("/v1/push")?)
             .bearer_auth(token)
             .timeout(remaining(deadline))
-            .json(&request)
-            .send()
-            .await
-            .map_err(offline)?;
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        request = if json.len() > GZIP_ABOVE {
+            request.header(reqwest::header::CONTENT_ENCODING, "gzip").body(gzip(&json)?)
+        } else {
+            request.body(json)
+        };
+        let response = request.send().await.map_err(offline)?;
         if response.status() == reqwest::StatusCode::CONFLICT {
             let body = response.bytes().await.map_err(offline)?;
             return match serde_json::from_slice::<ErrorBody>(&body) {
