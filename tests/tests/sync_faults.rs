@@ -1,5 +1,6 @@
 //! Sync over a bad network: neighbours (and a trader's second device) act offline at random, sometimes
-//! while a round is under way, and sync through a fault proxy that drops, cuts, truncates, duplicates,
+//! while a round is under way, and a newcomer registers and joins (asking again until it works), all
+//! through a fault proxy that drops, cuts, truncates, duplicates,
 //! reorders and delays their requests, with short timeouts and, for most seeds, pulls of a few changes a
 //! page, until each has nothing pending. Then, for every seed:
 //! - every device holds exactly what the server lets its person read (the same non-message state as a
@@ -54,6 +55,8 @@ struct Actor {
     next_id: u32,
     /// What the failed rounds said, by kind.
     errors: BTreeMap<String, usize>,
+    /// For a newcomer: the invitation code to join with, through the proxy, before anything else.
+    newcomer: Option<String>,
 }
 
 impl Actor {
@@ -69,7 +72,40 @@ impl Actor {
             made: Vec::new(),
             next_id: 0,
             errors: BTreeMap::new(),
+            newcomer: None,
         }
+    }
+
+    /// A newcomer registers and joins through the proxy, asking again after each failure: answers
+    /// lost, cut or duplicated must neither strand the device nor make it twice.
+    async fn onboard(&mut self, code: &str) {
+        let started = Instant::now();
+        while let Err(e) = self.via_proxy.register().await {
+            self.wait_after(e).await;
+            assert!(started.elapsed() < MAX_DRAIN, "{} could not register", self.device.name);
+        }
+        assert!(self.via_proxy.is_registered().unwrap());
+        loop {
+            match self.via_proxy.join(code, "Emma").await {
+                Ok(joined) => {
+                    assert_eq!(joined.neighbourhood_name, "Aligre");
+                    return;
+                }
+                Err(e) => {
+                    self.wait_after(e).await;
+                    assert!(started.elapsed() < MAX_DRAIN, "{} could not join", self.device.name);
+                }
+            }
+        }
+    }
+
+    /// Tallies a failed call, then waits a little before the next, as the app would (longer when the
+    /// server said it was asked too often).
+    async fn wait_after(&mut self, e: SyncError) {
+        let limited = matches!(e, SyncError::Server { status: 429, .. });
+        self.tally(Err(e));
+        let pause = if limited { 1_000 } else { self.rng.random_range(10..60) };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 
     fn fresh_id(&mut self) -> String {
@@ -465,11 +501,18 @@ async fn run_seed(db: TestDb, seed: u64) -> SeedReport {
         FaultProxy::start(&server.url, seed, Faults { pull_page_limit, ..Faults::mixed() }).await.unwrap();
     let _diagnose = Diagnose(&proxy, seed);
     let (nid, alice, bob, tablet, chloe, dora) = set_up(&server).await;
+    // Emma, a newcomer, registers and joins through the faults, with an invitation for one person.
+    let welcome = alice.store.invite(&nid, 1, 86_400_000).unwrap();
+    alice.sync().await;
+    let emma = Device::unregistered(&proxy.url, "emma");
+    let mut newcomer = Actor::new(emma, &proxy, false, seed.wrapping_mul(8).wrapping_add(5));
+    newcomer.newcomer = Some(welcome.code.clone());
     let actors = vec![
-        Actor::new(alice, &proxy, false, seed.wrapping_mul(4).wrapping_add(1)),
-        Actor::new(bob, &proxy, true, seed.wrapping_mul(4).wrapping_add(2)),
-        Actor::new(tablet, &proxy, true, seed.wrapping_mul(4).wrapping_add(3)),
-        Actor::new(chloe, &proxy, false, seed.wrapping_mul(4).wrapping_add(4)),
+        Actor::new(alice, &proxy, false, seed.wrapping_mul(8).wrapping_add(1)),
+        Actor::new(bob, &proxy, true, seed.wrapping_mul(8).wrapping_add(2)),
+        Actor::new(tablet, &proxy, true, seed.wrapping_mul(8).wrapping_add(3)),
+        Actor::new(chloe, &proxy, false, seed.wrapping_mul(8).wrapping_add(4)),
+        newcomer,
     ];
 
     // Everyone at once: act offline, try a round, or both at once; then empty the outbox. (A JoinSet: if one
@@ -478,6 +521,9 @@ async fn run_seed(db: TestDb, seed: u64) -> SeedReport {
     for mut actor in actors {
         let nid = nid.clone();
         running.spawn(async move {
+            if let Some(code) = actor.newcomer.take() {
+                actor.onboard(&code).await;
+            }
             for _ in 0..STEPS {
                 match actor.rng.random_range(0..10) {
                     0..5 => {
@@ -572,6 +618,19 @@ async fn run_seed(db: TestDb, seed: u64) -> SeedReport {
         }
     }
 
+    // Emma joined once, by one use of her invitation, whatever the network did to her calls.
+    match server.entity(&EntityKey::new(&nid, EntityKind::Member, "emma")) {
+        Some(Entity::Member(emma)) => {
+            assert_eq!(emma.status, MemberStatus::Active);
+            assert_eq!(emma.invitation_id.as_deref(), Some(welcome.invitation_id.as_str()));
+        }
+        other => panic!("seed {seed}: Emma is not a member: {other:?}"),
+    }
+    match server.entity(&EntityKey::new(&nid, EntityKind::Invitation, &welcome.invitation_id)) {
+        Some(Entity::Invitation(invitation)) => assert_eq!(invitation.uses, 1, "seed {seed}"),
+        other => panic!("seed {seed}: {other:?}"),
+    }
+
     // Each created thing exists once on the server, and nothing else was created.
     let created = |kind: EntityKind| -> BTreeSet<String> {
         applied
@@ -586,8 +645,10 @@ async fn run_seed(db: TestDb, seed: u64) -> SeedReport {
             })
             .collect()
     };
-    let everything: Vec<Entity> =
-        ["alice", "bob", "chloe", "dora"].iter().flat_map(|person| server.visible_to(&nid, person)).collect();
+    let everything: Vec<Entity> = ["alice", "bob", "chloe", "dora", "emma"]
+        .iter()
+        .flat_map(|person| server.visible_to(&nid, person))
+        .collect();
     for kind in
         [EntityKind::Favour, EntityKind::Item, EntityKind::Loan, EntityKind::Order, EntityKind::Message]
     {
