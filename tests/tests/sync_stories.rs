@@ -37,6 +37,20 @@ async fn neighbourhood(server: &TestServer) -> (String, Device, Device, Device) 
     (nid, alice, bob, chloe)
 }
 
+/// Each device holds exactly what the server lets its person read of the neighbourhood.
+fn assert_like_the_server(server: &TestServer, nid: &str, devices: &[&Device]) {
+    for device in devices {
+        let person = device.store.identity().person_id.clone();
+        assert_eq!(
+            device.replica(nid),
+            server.visible_to(nid, &person),
+            "{} differs from the server",
+            device.name
+        );
+        assert_eq!(device.store.pending_count().unwrap(), 0, "{} still has changes to send", device.name);
+    }
+}
+
 fn favour(id: &str, kind: FavourKind, title: &str) -> FavourPost {
     FavourPost {
         id: id.into(),
@@ -172,6 +186,7 @@ async fn two_neighbours_ask_for_the_same_drill_on_the_same_days() {
     assert_eq!(bobs[0].borrower, "bob");
     assert_eq!(alice.shared_replica(&nid), chloe.shared_replica(&nid));
     assert_eq!(alice.shared_replica(&nid), bob.shared_replica(&nid));
+    assert_like_the_server(&server, &nid, &[&alice, &bob, &chloe]);
 }
 
 /// Tom the trader keeps a stall with his phone and his tablet; Bob is a customer.
@@ -266,6 +281,7 @@ async fn the_last_radishes_sold_on_the_phone_while_the_tablet_confirms_a_pre_ord
     }
     assert_eq!(phone.shared_replica(&nid), tablet.shared_replica(&nid));
     assert_eq!(phone.shared_replica(&nid), bob.shared_replica(&nid));
+    assert_like_the_server(&server, &nid, &[&phone, &tablet, &bob]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,6 +301,76 @@ async fn a_price_changed_on_both_devices_keeps_the_newest_whatever_reaches_the_s
     for device in [&phone, &tablet, &bob] {
         let p = radish(device, &nid);
         assert_eq!((p.price_cents, p.stock), (200, 11), "{}: the newest price, and 3 + 10 - 2", device.name);
+    }
+    assert_like_the_server(&server, &nid, &[&phone, &tablet, &bob]);
+}
+
+/// The same story, with the older price reaching the server first this time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_changed_on_both_devices_keeps_the_newest_when_the_older_arrives_first() {
+    let server = TestServer::start().await;
+    let (nid, phone, tablet, bob) = market(&server).await;
+    tablet.act(&nid, ProductSetPrice { id: "radish".into(), price_cents: 180 }).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    phone.act(&nid, ProductSetPrice { id: "radish".into(), price_cents: 200 }).unwrap();
+    tablet.sync().await;
+    assert_eq!(radish(&bob, &nid).price_cents, 150, "Bob has not synced yet");
+    bob.sync().await;
+    assert_eq!(radish(&bob, &nid).price_cents, 180, "the tablet's price, for now");
+    phone.sync().await;
+    tablet.sync().await;
+    bob.sync().await;
+    for device in [&phone, &tablet, &bob] {
+        assert_eq!(radish(device, &nid).price_cents, 200, "{}: the newest price", device.name);
+    }
+    assert_like_the_server(&server, &nid, &[&phone, &tablet, &bob]);
+}
+
+/// Three neighbours act offline, two of them taking up the same favour, then sync in each of the six
+/// orders (on a server of its own each time): every device ends exactly like the server, the first
+/// to reach it gets the favour, and the other is told, with nothing else lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_device_ends_like_the_server_whatever_order_they_sync_in() {
+    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let server = TestServer::start().await;
+        let (nid, alice, bob, chloe) = neighbourhood(&server).await;
+        alice.act(&nid, favour("water", FavourKind::Ask, "Water my plants on Saturday")).unwrap();
+        alice.sync().await;
+        bob.sync().await;
+        chloe.sync().await;
+        // Offline, all three.
+        bob.act(&nid, FavourRef { id: "water".into() }).unwrap();
+        chloe.act(&nid, FavourRef { id: "water".into() }).unwrap();
+        chloe.act(&nid, favour("bikes", FavourKind::Offer, "I can fix bikes")).unwrap();
+        alice.act(&nid, favour("cat", FavourKind::Ask, "Feed my cat")).unwrap();
+        bob.act(&nid, FavourRef { id: "cat".into() }).unwrap_err(); // not on Bob's device yet
+        let devices = [&alice, &bob, &chloe];
+        for _ in 0..2 {
+            for &i in &order {
+                devices[i].sync().await;
+            }
+        }
+        assert_like_the_server(&server, &nid, &devices);
+        let first = if order.iter().position(|&i| i == 1) < order.iter().position(|&i| i == 2) {
+            "bob"
+        } else {
+            "chloe"
+        };
+        let water = alice.replica(&nid).into_iter().find_map(|e| match e {
+            Entity::Favour(f) if f.id == "water" => Some(f),
+            _ => None,
+        });
+        assert_eq!(water.unwrap().counterpart.as_deref(), Some(first), "order {order:?}");
+        let (winner, loser) = if first == "bob" { (&bob, &chloe) } else { (&chloe, &bob) };
+        assert!(winner.rejected().is_empty(), "order {order:?}");
+        assert_eq!(loser.rejected().len(), 1, "order {order:?}: the other is told");
+        let kept: Vec<String> = alice
+            .shared_replica(&nid)
+            .iter()
+            .filter(|e| e.key().kind == EntityKind::Favour)
+            .map(|e| e.key().id)
+            .collect();
+        assert_eq!(kept, ["bikes", "cat", "water"], "order {order:?}: nothing else lost");
     }
 }
 
