@@ -2,6 +2,11 @@
 //! proxy that holds the answer and then closes the connection: registering, joining. The server has
 //! committed each time; the device, which never heard it, asks again and must get the same result,
 //! not a refusal that strands it.
+//!
+//! And pushes the server stops at a hole in the device's numbers (`409 seq_gap`) or at a number it
+//! answered already for another change (`409 seq_reused`): a hole the device left itself is filled;
+//! one it cannot fill (a server restored from an older backup), or numbers that went back (a device
+//! restored from one), are reported in the sync status, with nothing waiting dropped and no hot loop.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -238,4 +243,61 @@ async fn a_server_that_lost_confirmed_changes_is_reported_and_nothing_waiting_is
     let pushes = proxy.stats().requests - pushes_before;
     assert!((1..=2).contains(&pushes), "{pushes} pushes");
     assert_eq!(alice.store.pending_count().unwrap(), 1);
+}
+
+/// A phone restored from an older backup numbers its next changes as the server has already seen
+/// them. The server does not answer them with the outcomes of the changes it had under those numbers
+/// (which would lose them without a word): the device says so in its sync status and keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_restored_from_an_older_backup_loses_nothing_silently() {
+    use quartier_core::store::{Identity, Store, StoreOptions};
+    use quartier_core::sync::{FileSecretStore, SyncClient};
+    use std::sync::Arc;
+    let server = TestServer::start().await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let identity = Identity { device_id: "alice-device".into(), person_id: "alice".into() };
+    let open = |file: &str| {
+        let options = StoreOptions { identity: Some(identity.clone()), ..StoreOptions::default() };
+        Arc::new(Store::open(dir.path().join(file), options).unwrap())
+    };
+    let secrets = Arc::new(FileSecretStore::new(dir.path().join("secrets.json")));
+    let phone = open("quartier.db");
+    let client = SyncClient::new(phone.clone(), &server.url, secrets.clone()).unwrap();
+    client.register().await.unwrap();
+    phone.mutate("aligre", found("Aligre", "Alice")).unwrap();
+    phone.mutate("aligre", ask("one")).unwrap();
+    assert!(client.sync_once(Duration::from_secs(30)).await.unwrap().complete);
+    // The backup, then a change the server confirms after it.
+    let backup = dir.path().join("backup.db");
+    phone
+        .read(|conn| {
+            conn.execute("VACUUM INTO ?", [backup.to_str().unwrap()]).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    let lost_on_the_phone = phone.mutate("aligre", ask("two")).unwrap().mutation;
+    assert!(client.sync_once(Duration::from_secs(30)).await.unwrap().complete);
+    drop(client);
+
+    // Restored: the same device, the same token, the older database.
+    let restored = open("backup.db");
+    let client = SyncClient::new(restored.clone(), &server.url, secrets).unwrap();
+    let three = restored.mutate("aligre", ask("three")).unwrap().mutation;
+    assert_eq!(three.seq, lost_on_the_phone.seq, "the numbers went back");
+    for _ in 0..2 {
+        match client.sync_once(Duration::from_secs(30)).await.unwrap_err() {
+            SyncError::Server { status: 409, code, message } => {
+                assert_eq!(code, "seq_reused");
+                for words in ["another change", "backup", "1 change waiting", "is kept"] {
+                    assert!(message.contains(words), "{words:?} in {message}");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let status = client.status();
+    assert!(status.last_error.as_deref().is_some_and(|e| e.contains("backup")), "{status:?}");
+    assert_eq!(restored.pending(10).unwrap(), vec![three], "kept, not answered with another's outcome");
+    assert!(server.entity(&EntityKey::new("aligre", EntityKind::Favour, "two")).is_some());
+    assert!(server.entity(&EntityKey::new("aligre", EntityKind::Favour, "three")).is_none());
 }

@@ -465,6 +465,7 @@ impl SyncClient {
                 Pushed::Answered(results) => results,
                 // What came before the gap was answered: acknowledged, and the next push starts at it.
                 Pushed::Gap(gap) if !gap.results.is_empty() => gap.results,
+                Pushed::Gap(gap) if gap.found < gap.expected => return Err(self.numbers_went_back(&gap)),
                 Pushed::Gap(gap) => {
                     // Once per gap: if the same gap comes back, filling it did not work.
                     if gap.found != first || filled_gap_at == Some(gap.expected) {
@@ -576,6 +577,27 @@ impl SyncClient {
             }
         }
         Ok(())
+    }
+
+    /// The error of a number that the server answered already for another mutation of this device:
+    /// its numbers went back (it was restored from an older backup, say). The server does not answer
+    /// it with the other mutation's outcome, which would lose it silently; nothing waiting here is
+    /// dropped, and the sync status says so.
+    fn numbers_went_back(&self, gap: &SeqGap) -> SyncError {
+        let pending = self.store.pending_count().unwrap_or(0);
+        tracing::warn!(seq = gap.found, server_last = gap.expected - 1, "this device's numbers went back");
+        SyncError::Server {
+            status: 409,
+            code: String::from("seq_reused"),
+            message: format!(
+                "The server already has another change of this device under number {}: this device seems to have been \
+                 restored from an older backup. The {pending} change{} waiting on this device {} kept, not sent, so that \
+                 nothing is mixed up; ask for help to move them to a newly set-up device.",
+                gap.found,
+                if pending == 1 { "" } else { "s" },
+                if pending == 1 { "is" } else { "are" },
+            ),
+        }
     }
 
     /// The error of a gap this device cannot fill: the server has lost changes it had confirmed (it was

@@ -173,7 +173,9 @@ pub struct ErrorBody {
 }
 
 /// A push stopped at a gap in the device's sequence numbers (`409`, code `seq_gap`): the server has
-/// answered this device up to `expected - 1`, and the push went on with `found`. The mutations of
+/// answered this device up to `expected - 1`, and the push went on with `found`. With code
+/// `seq_reused`, `found < expected`: that number was answered already for another mutation (the
+/// device's numbers went back, as after restoring an older backup). The mutations of
 /// the push before the gap were answered (`results`, to be acknowledged like a [`PushResponse`]);
 /// nothing from `found` on was looked at.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,7 +188,7 @@ pub struct SeqGap {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// Stable: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `too_large`, `rate_limited`,
-    /// `invitation_unusable`, `conflict`, `seq_gap`, `internal`.
+    /// `invitation_unusable`, `conflict`, `seq_gap`, `seq_reused`, `internal`.
     pub code: String,
     /// A sentence for the person or the developer.
     pub message: String,

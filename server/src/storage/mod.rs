@@ -143,15 +143,20 @@ pub trait Tx {
     /// that two pushes of one device are answered one after the other. `None` if there is no device.
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>>;
     fn set_last_seq(&self, device_id: &str, seq: u64) -> Result<()>;
-    /// Remembers the answer to a device's mutation, to give it again if the mutation comes again.
+    /// Remembers the answer to a device's mutation, to give it again if the mutation comes again, with
+    /// the mutation's clock stamp (`hlc`, as text) to know it again.
     fn record_outcome(
         &self,
         device_id: &str,
         seq: u64,
         neighbourhood_id: &str,
         outcome: &Outcome,
+        hlc: &str,
     ) -> Result<()>;
     fn outcome(&self, device_id: &str, seq: u64) -> Result<Option<Outcome>>;
+    /// The clock stamp of the mutation answered under this number; `None` if there is none, or if the
+    /// outcome was recorded before stamps were kept.
+    fn outcome_stamp(&self, device_id: &str, seq: u64) -> Result<Option<String>>;
 
     // Neighbourhoods and their change counter.
 

@@ -12,6 +12,11 @@
 //!   the call answers `409 seq_gap` with the expected seq and the outcomes of the mutations before the
 //!   gap ([`SeqGap`]), so that the device can acknowledge them and see what is missing.
 //!
+//! A mutation pushed again is known by its number *and* its clock stamp, recorded with its outcome: a
+//! different mutation under a number already answered (a device restored from an older backup, whose
+//! numbers went back) is not answered with the other's outcome, which would lose it silently; the push
+//! stops there with `409 seq_reused` and the same [`SeqGap`] body (`found < expected`).
+//!
 //! A removed or departed member's mutations are refused by the rules themselves (`not_member`).
 
 use super::apply::apply_in;
@@ -43,19 +48,35 @@ pub struct Gap {
 }
 
 impl Gap {
-    /// The `409 seq_gap` answer, with the outcomes of the mutations answered before the gap.
+    /// The `409 seq_gap` answer (or `409 seq_reused`, for a number already answered for another
+    /// mutation), with the outcomes of the mutations answered before it.
     pub fn into_api_error(self, results: Vec<MutationResult>) -> ApiError {
-        let mut error = ApiError::new(
-            StatusCode::CONFLICT,
-            "seq_gap",
-            format!(
-                "This device's mutations must come without gaps: the server has answered them up to seq {}, but the push went on with seq {}. \
+        let mut error = if self.found < self.expected {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "seq_reused",
+                format!(
+                    "This device's seq {} was answered already, for another mutation: the device's numbers went back \
+                     (was it restored from an older backup?). The server has answered this device up to seq {}; \
+                     the mutations before seq {} in this push were answered (see `gap.results`).",
+                    self.found,
+                    self.expected - 1,
+                    self.found
+                ),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "seq_gap",
+                format!(
+                    "This device's mutations must come without gaps: the server has answered them up to seq {}, but the push went on with seq {}. \
                  The mutations before it were answered (see `gap.results`); push the outbox from seq {}.",
-                self.expected - 1,
-                self.found,
-                self.expected
-            ),
-        );
+                    self.expected - 1,
+                    self.found,
+                    self.expected
+                ),
+            )
+        };
         error.body.gap = Some(SeqGap { expected: self.expected, found: self.found, results });
         error
     }
@@ -117,6 +138,10 @@ pub fn push<B: Backend>(
                 Error::Unauthorized(String::from("This device is no longer registered; register it again."))
             })?;
             if m.seq <= last {
+                let stamp = tx.outcome_stamp(&device.device_id, m.seq)?;
+                if stamp.is_some_and(|stamp| stamp != m.hlc.to_string()) {
+                    return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
+                }
                 let outcome = tx.outcome(&device.device_id, m.seq)?.ok_or_else(|| {
                     Error::Bug(format!(
                         "device {} answered up to seq {last} but has no outcome for seq {}",
@@ -134,7 +159,7 @@ pub fn push<B: Backend>(
                     (Outcome::Rejected { code: rejection.code, message: rejection.message }, Kind::Rejected)
                 }
             };
-            tx.record_outcome(&device.device_id, m.seq, &m.neighbourhood_id, &outcome)?;
+            tx.record_outcome(&device.device_id, m.seq, &m.neighbourhood_id, &outcome, &m.hlc.to_string())?;
             tx.set_last_seq(&device.device_id, m.seq)?;
             Ok::<_, Error>(Step::Answered(outcome, kind))
         })?;

@@ -260,6 +260,43 @@ async fn a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq(db:
     assert!(message.contains("seq"), "{message}");
 }
 
+/// A device whose numbers went back (restored from an older backup) pushes a new mutation under a
+/// number already answered: it is not answered with the other mutation's outcome (which would lose it
+/// silently) but refused with `409 seq_reused`; the mutation that was answered, pushed again, still is.
+async fn a_number_answered_for_another_mutation_is_not_answered_again(db: Db) {
+    let server = TestServer::start(db).await;
+    let mut mona = server.register("mona").await;
+    let one = mona.mutation("aligre", found("Aligre", "Mona"));
+    let two = mona.mutation("aligre", ask("f-2", "Two"));
+    server.push_ok(&mona, &[one.clone(), two.clone()]).await;
+    // Restored: the phone numbers its next mutation 2 again.
+    mona.seq = 1;
+    let other_two = mona.mutation("aligre", ask("f-other", "Another"));
+    assert_eq!(other_two.seq, 2);
+    let response = server.push(&mona, &[one.clone(), other_two.clone()]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error.code, "seq_reused");
+    assert!(body.error.message.contains("seq 2 was answered already"), "{body:?}");
+    assert_eq!(
+        body.gap,
+        Some(SeqGap {
+            expected: 3,
+            found: 2,
+            results: vec![MutationResult { seq: 1, outcome: Outcome::Applied }]
+        })
+    );
+    let alone: ErrorBody = server.push(&mona, std::slice::from_ref(&other_two)).await.json().await.unwrap();
+    assert_eq!(alone.gap, Some(SeqGap { expected: 3, found: 2, results: vec![] }));
+    // Nothing of it was applied; the real seq 2, pushed again, is answered again.
+    let page = server.pull_page(&mona, "aligre", 0, None).await;
+    assert_eq!(page.checkpoint, 2);
+    let results = server.push_ok(&mona, &[one, two]).await;
+    assert!(results.iter().all(|r| r.outcome == Outcome::Applied), "{results:?}");
+    let replica = server.replica(&mona, "aligre").await;
+    assert!(replica.has(EntityKind::Favour, "f-2") && !replica.has(EntityKind::Favour, "f-other"));
+}
+
 async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood(db: Db) {
     let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
@@ -858,6 +895,7 @@ on_both_backends!(
     a_retried_push_is_not_applied_twice,
     a_rejection_carries_the_rules_sentence_and_does_not_block_the_next_mutation,
     a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq,
+    a_number_answered_for_another_mutation_is_not_answered_again,
     a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood,
     a_join_retried_after_a_lost_answer_answers_the_same_membership,
     messages_go_only_to_their_two_people_and_so_do_their_tombstones,

@@ -217,18 +217,37 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn record_outcome(&self, device_id: &str, seq: u64, nid: &str, outcome: &Outcome) -> Result<()> {
+    fn record_outcome(
+        &self,
+        device_id: &str,
+        seq: u64,
+        nid: &str,
+        outcome: &Outcome,
+        hlc: &str,
+    ) -> Result<()> {
         let json = serde_json::to_string(outcome)
             .map_err(|e| StorageError::Data { what: "outcome", detail: e.to_string() })?;
         // The neighbourhood is recorded for the people who read the table, never read back: a NUL in
         // it (a mutation for a neighbourhood that cannot exist) is written as U+FFFD.
         let nid = nid.replace('\0', "\u{fffd}");
         self.execute(
-            "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome) VALUES ($1, $2, $3, $4)",
-            &[&device_id, &to_sql(seq), &nid, &json],
+            "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc) VALUES ($1, $2, $3, $4, $5)",
+            &[&device_id, &to_sql(seq), &nid, &json, &hlc],
             "recording an outcome",
         )?;
         Ok(())
+    }
+
+    fn outcome_stamp(&self, device_id: &str, seq: u64) -> Result<Option<String>> {
+        if !storable(&[device_id]) {
+            return Ok(None);
+        }
+        let row = self.query_opt(
+            "SELECT hlc FROM outcomes WHERE device_id = $1 AND seq = $2",
+            &[&device_id, &to_sql(seq)],
+            "reading an outcome's stamp",
+        )?;
+        row.map(|row| column::<Option<String>>(&row, 0, "hlc")).transpose().map(Option::flatten)
     }
 
     fn outcome(&self, device_id: &str, seq: u64) -> Result<Option<Outcome>> {

@@ -13,7 +13,8 @@ use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The migrations, in order: entry `i` upgrades a database from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+pub const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_outcome_stamps.sql")];
 
 /// The version a fresh database gets.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -60,5 +61,24 @@ mod tests {
         let error = upgrade_to(&mut conn, CURRENT_VERSION).unwrap_err();
         assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
         assert!(error.to_string().contains("newer quartier-server"), "{error}");
+    }
+
+    #[test]
+    fn outcomes_recorded_before_stamps_keep_their_answer_and_have_no_stamp() {
+        use crate::storage::Tx;
+        use quartier_core::sync::protocol::Outcome;
+        let mut conn = Connection::open_in_memory().unwrap();
+        upgrade_to(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h', 0, 1);
+             INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome) VALUES ('d1', 1, 'n1', '{\"status\":\"applied\"}');",
+        )
+        .unwrap();
+        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
+        let tx = super::super::tx::SqliteTx::new(&conn);
+        assert_eq!(tx.outcome("d1", 1).unwrap(), Some(Outcome::Applied));
+        assert_eq!(tx.outcome_stamp("d1", 1).unwrap(), None);
+        tx.record_outcome("d1", 2, "n1", &Outcome::Applied, "stamp-2").unwrap();
+        assert_eq!(tx.outcome_stamp("d1", 2).unwrap().as_deref(), Some("stamp-2"));
     }
 }

@@ -131,16 +131,32 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn record_outcome(&self, device_id: &str, seq: u64, nid: &str, outcome: &Outcome) -> Result<()> {
+    fn record_outcome(
+        &self,
+        device_id: &str,
+        seq: u64,
+        nid: &str,
+        outcome: &Outcome,
+        hlc: &str,
+    ) -> Result<()> {
         let json = serde_json::to_string(outcome)
             .map_err(|e| StorageError::Data { what: "outcome", detail: e.to_string() })?;
         self.conn
             .prepare_cached(
-                "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome) VALUES (?, ?, ?, ?)",
+                "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc) VALUES (?, ?, ?, ?, ?)",
             )
-            .and_then(|mut stmt| stmt.execute(params![device_id, to_sql(seq), nid, json]))
+            .and_then(|mut stmt| stmt.execute(params![device_id, to_sql(seq), nid, json, hlc]))
             .map_err(sqlite_error("recording an outcome"))?;
         Ok(())
+    }
+
+    fn outcome_stamp(&self, device_id: &str, seq: u64) -> Result<Option<String>> {
+        let stamp: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT hlc FROM outcomes WHERE device_id = ? AND seq = ?")
+            .and_then(|mut stmt| stmt.query_row(params![device_id, to_sql(seq)], |row| row.get(0)).optional())
+            .map_err(sqlite_error("reading an outcome's stamp"))?;
+        Ok(stamp.flatten())
     }
 
     fn outcome(&self, device_id: &str, seq: u64) -> Result<Option<Outcome>> {
