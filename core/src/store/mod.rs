@@ -93,11 +93,21 @@ pub struct StoreOptions {
     pub identity: Option<Identity>,
     /// The clock, in Unix milliseconds. Tests set their own.
     pub now: fn() -> i64,
+    /// Called with the connection as soon as it is opened, before anything is read or written: for
+    /// instrumentation and injected faults (the crash tests stop the process at SQLite's row and commit
+    /// hooks). The apps leave it `None`.
+    pub on_open: Option<fn(&mut Connection) -> rusqlite::Result<()>>,
 }
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
-        StoreOptions { durability: Durability::Full, read_only: false, identity: None, now: system_now_ms }
+        StoreOptions {
+            durability: Durability::Full,
+            read_only: false,
+            identity: None,
+            now: system_now_ms,
+            on_open: None,
+        }
     }
 }
 
@@ -162,6 +172,9 @@ impl Store {
         };
         let mut conn = Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::CannotOpen { path: shown.clone(), detail: e.to_string() })?;
+        if let Some(on_open) = options.on_open {
+            on_open(&mut conn).map_err(StoreError::sqlite("preparing the connection"))?;
+        }
         conn.busy_timeout(Duration::from_secs(5)).map_err(StoreError::sqlite("setting the busy timeout"))?;
         // Reading the schema version is the first thing that touches the file: garbage is caught here.
         let version = schema::version(&conn)?;
