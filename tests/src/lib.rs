@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness that cannot set up has failed the test
 
+pub mod disk;
 pub mod fault_proxy;
 pub mod victim;
 

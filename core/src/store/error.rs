@@ -80,6 +80,9 @@ impl StoreError {
             Some(ErrorCode::ReadOnly) => {
                 StoreError::ReadOnly { path: String::from("in use"), detail: source.to_string() }
             }
+            Some(ErrorCode::CannotOpen) => {
+                StoreError::CannotOpen { path: String::from("in use"), detail: source.to_string() }
+            }
             _ => StoreError::Sqlite { context, source },
         }
     }

@@ -150,7 +150,9 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
-        Store::open_inner(&path, &options).map_err(|e| e.at_path(&shown))
+        Store::open_inner(&path, &options)
+            .map_err(|e| if options.read_only { e } else { explain_open_failure(e, &path) })
+            .map_err(|e| e.at_path(&shown))
     }
 
     fn open_inner(path: &Path, options: &StoreOptions) -> Result<Store> {
@@ -344,6 +346,52 @@ impl Store {
         for listener in live {
             listener.committed(&kinds);
         }
+    }
+}
+
+/// SQLite says only "unable to open database file" or "disk I/O error" when a database cannot be
+/// written where it lies (a WAL database makes its `-wal` and `-shm` files beside it as it opens): asks
+/// the file system whether the file or its folder refuses writing, or the storage is full, and says
+/// so, for the person to know what to fix.
+fn explain_open_failure(error: StoreError, path: &Path) -> StoreError {
+    let unclear = match &error {
+        StoreError::CannotOpen { .. } => true,
+        StoreError::Sqlite { source, .. } => matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::SystemIoFailure)
+        ),
+        _ => false,
+    };
+    if !unclear {
+        return error;
+    }
+    let refused = |e: &std::io::Error| {
+        matches!(e.kind(), std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied)
+    };
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // Opening for appending writes nothing. The probe file in the folder takes the room of a few pages
+    // (what opening needs) and is removed at once.
+    if let Some(why) = std::fs::OpenOptions::new().append(true).open(path).err().filter(refused) {
+        return StoreError::ReadOnly { path: String::new(), detail: why.to_string() };
+    }
+    let probe = folder.join(format!(".quartier-probe-{}", std::process::id()));
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        use std::io::Write;
+        file.write_all(&[0; 64 * 1024])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Err(why) if refused(&why) => StoreError::ReadOnly { path: String::new(), detail: why.to_string() },
+        Err(why) if why.kind() == std::io::ErrorKind::StorageFull => {
+            StoreError::DiskFull { context: "opening the database" }
+        }
+        _ => match error {
+            StoreError::Sqlite { source, .. } => {
+                StoreError::CannotOpen { path: String::new(), detail: source.to_string() }
+            }
+            other => other,
+        },
     }
 }
 
