@@ -15,6 +15,7 @@
 
 pub mod disk;
 pub mod fault_proxy;
+pub mod server_process;
 pub mod victim;
 
 use quartier_core::domain::{Effect, Entity, EntityKey, EntityKind, Op};
