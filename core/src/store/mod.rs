@@ -355,11 +355,10 @@ impl Store {
 /// so, for the person to know what to fix.
 fn explain_open_failure(error: StoreError, path: &Path) -> StoreError {
     let unclear = match &error {
-        StoreError::CannotOpen { .. } => true,
-        StoreError::Sqlite { source, .. } => matches!(
-            source.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::SystemIoFailure)
-        ),
+        StoreError::CannotOpen { .. } | StoreError::Io { .. } => true,
+        StoreError::Sqlite { source, .. } => {
+            source.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen)
+        }
         _ => false,
     };
     if !unclear {
@@ -390,6 +389,7 @@ fn explain_open_failure(error: StoreError, path: &Path) -> StoreError {
             StoreError::Sqlite { source, .. } => {
                 StoreError::CannotOpen { path: String::new(), detail: source.to_string() }
             }
+            StoreError::Io { detail, .. } => StoreError::CannotOpen { path: String::new(), detail },
             other => other,
         },
     }
