@@ -10,12 +10,13 @@
 //! On the device's connection, the start of every statement that writes (SQLite's trace), every row
 //! written (its update hook) and every commit (its commit hook, called before the commit is made) is
 //! one *step*, counted from 1 (`STOP_AT` of the form `commit:N` counts the commits only).
-//! `CRASH_VICTIM_TRACE=1` prints each step on stderr. At step `STOP_AT` the
-//! victim prints `stop STEP PHASE` (where `PHASE` is `write`, `push`, `pull` or `rebase`, and ends in
-//! `-commit` at a commit; the rebase at the end of a pull commits with it: `pull-commit`) and waits, inside SQLite, for the test to kill it with SIGKILL. The work is
-//! the same for the same database and server, so a step number names one point of it. If it gets to
-//! the end first it prints `drained` and `steps N C` (how many steps and commits it made) and exits. Every wait is
-//! bounded: a victim nobody kills aborts after 30 seconds.
+//! `CRASH_VICTIM_TRACE=1` prints each step on stderr. At step `STOP_AT` the victim prints
+//! `stop STEP PHASE` (where `PHASE` is `write`, `push`, `pull` or `rebase`, and ends in `-commit` at a
+//! commit; the rebase at the end of a pull commits with it: `pull-commit`) and waits, inside SQLite,
+//! for the test to kill it with SIGKILL. The work is the same for the same database and server, so a
+//! step number names one point of it. If it gets to the end first it prints `drained` and `steps N C`
+//! (how many steps and commits it made) and exits. Every wait is bounded: a victim nobody kills aborts
+//! after 30 seconds.
 
 use quartier_core::store::{Store, StoreOptions};
 use quartier_core::sync::{FileSecretStore, SyncClient};
@@ -48,12 +49,13 @@ static TRANSACTION: Mutex<&str> = Mutex::new("");
 const BATCHES: [u64; 4] = [1, 3, 2, 4];
 
 /// Names the phase of a statement that writes during sync, from the statements the open transaction
-/// ran so far: a push's answers start with `settling`, `rejected` or the outbox; a pull page with the
-/// confirmed state (`base`) and the cursor, and ends with the clock (`meta`); whatever the same
-/// transaction writes after the clock is the rebase of the pending mutations on the new state.
+/// ran so far: a push's answers start with `settled`, `settling`, `rejected` or the outbox; a pull
+/// page with the confirmed state (`base`) and the cursor, and ends with the clock (`meta`); whatever the
+/// same transaction writes after the clock is the rebase of the pending mutations on the new state.
 fn statement_phase(sql: &str) -> &'static str {
     let mut transaction = TRANSACTION.lock().unwrap_or_else(|p| p.into_inner());
-    let push = ["INTO settling", "INTO rejected", "FROM outbox"].iter().any(|t| sql.contains(t));
+    let push =
+        ["INTO settled", "INTO settling", "INTO rejected", "FROM outbox"].iter().any(|t| sql.contains(t));
     let (phase, next) = match *transaction {
         "" if push => ("push", "push"),
         "" | "pull" if sql.contains("INTO meta") => ("pull", "pull-end"),
