@@ -31,6 +31,8 @@ step() { log "== $*"; }
 step "building quartier-ffi and uniffi-bindgen (debug) in $CARGO_TARGET_DIR"
 # One build for both: the bin needs the `cli` feature, and the library is the same with or without it.
 cargo build --quiet -p quartier-ffi --features cli --lib --bin uniffi-bindgen
+# The storage fault tests of both shells have another process hold a database's lock: hold-lock.
+cargo build --quiet -p quartier-e2e --bin hold-lock
 
 # Copies a generated file into place only if it changed, so that Maven and SwiftPM recompile only then.
 put() {

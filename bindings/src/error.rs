@@ -74,6 +74,7 @@ impl From<StoreError> for QuartierError {
             | StoreError::CannotOpen { .. }
             | StoreError::Locked { .. }
             | StoreError::DiskFull { .. }
+            | StoreError::Io { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Sqlite { .. }
             | StoreError::Data { .. }) => QuartierError::Storage { reason: e.to_string() },

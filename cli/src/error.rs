@@ -70,6 +70,7 @@ impl From<StoreError> for CliError {
             | StoreError::CannotOpen { .. }
             | StoreError::Locked { .. }
             | StoreError::DiskFull { .. }
+            | StoreError::Io { .. }
             | StoreError::NewerSchema { .. }) => CliError::Storage(other.to_string()),
             other => CliError::Unexpected(other.to_string()),
         }

@@ -195,6 +195,37 @@ fn a_refused_mutation_is_rolled_back_and_kept_for_the_inbox() {
 }
 
 #[test]
+fn a_rollback_keeps_the_effects_of_mutations_applied_but_not_pulled_yet() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    tablet.mutate("n1", ProductAdjustStock { id: "radish".into(), delta: -8 }).unwrap();
+    push(&tablet, &mut server);
+    // Offline, the phone restocks 5, then sells 9 it thinks it has (10 + 5): the server applies the
+    // restock (2 + 5) and refuses the sale (7 < 9).
+    let restock = phone.mutate("n1", ProductAdjustStock { id: "radish".into(), delta: 5 }).unwrap();
+    phone.mutate("n1", ProductAdjustStock { id: "radish".into(), delta: -9 }).unwrap();
+    let results = push(&phone, &mut server);
+    assert_eq!(results[0].outcome, Outcome::Applied);
+    assert!(matches!(&results[1].outcome, Outcome::Rejected { code: Code::InsufficientStock, .. }));
+    // Only the sale is rolled back: the restock, applied, stays on the phone until the pull confirms it.
+    let radish = product(&phone, "n1", "radish");
+    assert_eq!(radish.stock, 15);
+    assert!(radish.moves.iter().any(|m| m.hlc == restock.mutation.hlc && m.delta == 5), "{radish:?}");
+    pull(&phone, &server, "n1", 100);
+    assert_eq!(product(&phone, "n1", "radish").stock, 7);
+    // Once pulled, the restock is not replayed again by a later rollback.
+    phone.mutate("n1", ProductAdjustStock { id: "radish".into(), delta: -20 }).unwrap_err();
+    phone.mutate("n1", ProductAdjustStock { id: "radish".into(), delta: -7 }).unwrap();
+    tablet.mutate("n1", ProductAdjustStock { id: "radish".into(), delta: -1 }).unwrap();
+    push(&tablet, &mut server);
+    let results = push(&phone, &mut server);
+    assert!(matches!(&results[0].outcome, Outcome::Rejected { .. }), "{results:?}");
+    assert_eq!(product(&phone, "n1", "radish").stock, 7, "the confirmed 7, the refused sale rolled back");
+    pull(&phone, &server, "n1", 100);
+    assert_eq!(product(&phone, "n1", "radish").stock, 6);
+}
+
+#[test]
 fn an_interrupted_pull_resumes_from_its_last_page() {
     let dir = TempDir::new().unwrap();
     let (phone, _tablet, mut server) = market(&dir);

@@ -9,11 +9,16 @@
 //! [`Device::client_via`]. [`TestServer`] also shows what the server holds (outcomes, entities, what a
 //! member may pull), to check a test's devices against it, and runs on SQLite or, with
 //! [`TestServer::start_on`], on PostgreSQL. `src/bin/sync_victim.rs` is a device in a process of its own,
-//! for the kill -9 test ([`victim`]).
+//! for the kill -9 test ([`victim`]), and `src/bin/crash_victim.rs` one that stops at an exact SQLite
+//! step to be killed there. [`disk`] makes storage faults (a small filesystem to fill or turn
+//! read-only, another program holding the database's lock); [`server_process`] runs the server in a
+//! process of its own, to stop and start again under the devices.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness that cannot set up has failed the test
 
+pub mod disk;
 pub mod fault_proxy;
+pub mod server_process;
 pub mod victim;
 
 use quartier_core::domain::{Effect, Entity, EntityKey, EntityKind, Op};

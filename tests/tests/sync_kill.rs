@@ -399,3 +399,154 @@ async fn kill_9_during_sync_loses_nothing_and_applies_nothing_twice() {
         proxy.stats()
     );
 }
+
+/// Where `crash-victim` can stop, as it names them: each statement, row and commit of a local write, of
+/// taking a push's answers, of storing a pulled page, and of the rebase at the end of a pull (which
+/// commits with the page).
+const CRASH_PHASES: [&str; 7] =
+    ["write", "write-commit", "push", "push-commit", "pull", "rebase", "pull-commit"];
+
+/// Mutations per crash victim.
+const CRASH_COUNT: u64 = 6;
+
+/// Runs one `crash-victim` told to stop at `stop_at` (a step, or `commit:N`), records what it saved,
+/// and kills it (SIGKILL) where it stopped. The phase it was killed in; or, if it finished first, how
+/// many steps and commits it made.
+fn crash_once(dir: &Path, url: &str, ledger: &mut Ledger, stop_at: &str) -> Result<String, (u64, u64)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash-victim"))
+        .arg(dir)
+        .arg(url)
+        .args([NID, PRODUCT, &ledger.next_index.to_string(), &CRASH_COUNT.to_string(), stop_at])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut steps = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(stop) = line.strip_prefix("stop ") {
+            let (step, phase) = stop.split_once(' ').unwrap();
+            assert_eq!(step, stop_at.trim_start_matches("commit:"), "stopped elsewhere: {line}");
+            child.kill().unwrap(); // SIGKILL, while it waits inside SQLite
+            child.wait().unwrap();
+            return Ok(phase.to_owned());
+        }
+        if let Some(counts) = line.strip_prefix("steps ") {
+            let (made, commits) = counts.split_once(' ').unwrap();
+            steps = Some((made.parse().unwrap(), commits.parse().unwrap()));
+        }
+        ledger.record(&line);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "crash-victim failed ({status}) before step {stop_at}");
+    Err(steps.expect("a victim that got to the end says how many steps it made"))
+}
+
+/// Every favour the victims saved is on the device, and the next one, never saved, is not: a local
+/// write is its effects and its outbox entry together, or nothing.
+fn check_local_writes(store: &Store, ledger: &Ledger) {
+    for known in ledger.by_seq.values() {
+        if let Op::FavourPost(post) = victim::planned(known.index, PRODUCT) {
+            let key = EntityKey::new(NID, EntityKind::Favour, &post.id);
+            assert!(
+                store.get(&key).unwrap().is_some(),
+                "favour {} was saved but is not on the device",
+                post.id
+            );
+        }
+    }
+    if let Op::FavourPost(post) = victim::planned(ledger.next_index, PRODUCT) {
+        let key = EntityKey::new(NID, EntityKind::Favour, &post.id);
+        assert!(
+            store.get(&key).unwrap().is_none(),
+            "favour {} was never saved but is on the device",
+            post.id
+        );
+    }
+}
+
+/// kill -9 at exact points: each `crash-victim` stops at a chosen row or commit of its SQLite work (a
+/// local write, taking a push's answers, storing a pulled page, the rebase) and is killed there. After
+/// each kill: the database is intact, every write it reported saved is on the device and in its outbox
+/// or applied on the server, none is applied twice, and the next sync drains the outbox.
+///
+/// `QUARTIER_CRASH_POINTS=N` kills N times (240 by default, about 15 seconds); `QUARTIER_KILL_SEED`
+/// chooses the points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_hundreds_of_points_of_writes_and_sync() {
+    let wanted: usize =
+        std::env::var("QUARTIER_CRASH_POINTS").ok().and_then(|n| n.parse().ok()).unwrap_or(240);
+    let seed: u64 = std::env::var("QUARTIER_KILL_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(9);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let server = TestServer::start().await;
+    let dir = tempfile::TempDir::new().unwrap();
+    set_up(&server, dir.path()).await;
+
+    let mut ledger = Ledger { by_seq: BTreeMap::new(), first_seq: 3, next_index: 0 };
+    // How many steps and commits a victim makes, learnt from those that got to the end (the first one is
+    // let run to its end); the points are drawn a little past them, as the work grows. Every other kill
+    // is at a commit, which are few among the steps.
+    let (mut steps, mut commits): (u64, u64) = (0, 0);
+    let mut killed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut points = BTreeSet::new();
+    let (mut kills, mut runs) = (0, 0);
+    while kills < wanted {
+        runs += 1;
+        assert!(runs <= wanted * 2, "too many victims got to the end: {runs} runs for {kills} kills");
+        let stop_at = if steps == 0 {
+            "0".to_owned()
+        } else if runs % 2 == 0 {
+            format!("commit:{}", rng.random_range(1..=commits + commits / 4))
+        } else {
+            rng.random_range(1..=steps + steps / 4).to_string()
+        };
+        let url = server.url.clone();
+        let dir_path = dir.path().to_path_buf();
+        let point = stop_at.clone();
+        let (outcome, back) = quartier_e2e::blocking(move || {
+            let outcome = crash_once(&dir_path, &url, &mut ledger, &point);
+            (outcome, ledger)
+        });
+        ledger = back;
+        match outcome {
+            Ok(phase) => {
+                kills += 1;
+                points.insert(stop_at);
+                *killed.entry(phase).or_default() += 1;
+            }
+            Err((made, made_commits)) => (steps, commits) = (made.max(10), made_commits.max(2)),
+        }
+
+        let store = open(dir.path());
+        check_nothing_lost(&store, &server, &mut ledger);
+        check_local_writes(&store, &ledger);
+        // Half the time the next sync runs here at once; otherwise the next victim starts with what
+        // this one left in its outbox.
+        if rng.random_bool(0.5) || kills == wanted {
+            drain(&client(&store, dir.path(), &server.url)).await;
+            check_nothing_lost(&store, &server, &mut ledger);
+            check_local_writes(&store, &ledger);
+            let (outcomes, _, favours) = server_state(&server, &ledger);
+            assert_eq!(
+                outcomes.len(),
+                ledger.by_seq.len(),
+                "after the sync every saved mutation is answered"
+            );
+            let posted = ledger.by_seq.values().filter(|k| k.index % 2 == 1).count();
+            assert_eq!(favours.len(), posted);
+        }
+    }
+    eprintln!(
+        "{kills} kills at {} different steps in {runs} runs, {} mutations saved; kills by phase: {killed:?}",
+        points.len(),
+        ledger.by_seq.len()
+    );
+    for phase in CRASH_PHASES {
+        assert!(
+            killed.get(phase).copied().unwrap_or(0) * 50 >= wanted,
+            "too few kills during {phase}: {killed:?}"
+        );
+    }
+}

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod offline;
+mod storage_faults;
 mod support;
 mod together;

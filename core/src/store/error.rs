@@ -37,6 +37,13 @@ pub enum StoreError {
     #[error("the storage is full while {context}; free some space and try again (nothing was saved)")]
     DiskFull { context: &'static str },
 
+    /// The storage failed to read or write (a failing memory card, storage removed, a file changed
+    /// under the app). A change that failed is not saved.
+    #[error(
+        "the storage failed while {context} ({detail}); check the device's storage and try again (a change that failed was not saved)"
+    )]
+    Io { context: &'static str, detail: String },
+
     /// The database was written by a newer version of Quartier.
     #[error(
         "the database has schema version {found} but this version of Quartier knows up to {supported}; update the app"
@@ -80,6 +87,10 @@ impl StoreError {
             Some(ErrorCode::ReadOnly) => {
                 StoreError::ReadOnly { path: String::from("in use"), detail: source.to_string() }
             }
+            Some(ErrorCode::SystemIoFailure) => StoreError::Io { context, detail: source.to_string() },
+            Some(ErrorCode::CannotOpen) => {
+                StoreError::CannotOpen { path: String::from("in use"), detail: source.to_string() }
+            }
             _ => StoreError::Sqlite { context, source },
         }
     }
@@ -107,3 +118,25 @@ impl From<StoreError> for ViewError {
 
 /// Convenience for store internals.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn the_failures_a_person_can_act_on_are_sorted_out() {
+        let sort = StoreError::sqlite("saving a change");
+        assert!(matches!(sort(failure(rusqlite::ffi::SQLITE_FULL)), StoreError::DiskFull { .. }));
+        assert!(matches!(sort(failure(rusqlite::ffi::SQLITE_BUSY)), StoreError::Locked { .. }));
+        assert!(matches!(sort(failure(rusqlite::ffi::SQLITE_READONLY)), StoreError::ReadOnly { .. }));
+        assert!(matches!(sort(failure(rusqlite::ffi::SQLITE_CANTOPEN)), StoreError::CannotOpen { .. }));
+        let io = sort(failure(rusqlite::ffi::SQLITE_IOERR_WRITE));
+        assert!(matches!(io, StoreError::Io { context: "saving a change", .. }), "{io:?}");
+        assert!(io.to_string().contains("check the device's storage"), "{io}");
+        assert!(matches!(sort(failure(rusqlite::ffi::SQLITE_CONSTRAINT)), StoreError::Sqlite { .. }));
+    }
+}

@@ -93,11 +93,21 @@ pub struct StoreOptions {
     pub identity: Option<Identity>,
     /// The clock, in Unix milliseconds. Tests set their own.
     pub now: fn() -> i64,
+    /// Called with the connection as soon as it is opened, before anything is read or written: for
+    /// instrumentation and injected faults (the crash tests stop the process at SQLite's row and commit
+    /// hooks). The apps leave it `None`.
+    pub on_open: Option<fn(&mut Connection) -> rusqlite::Result<()>>,
 }
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
-        StoreOptions { durability: Durability::Full, read_only: false, identity: None, now: system_now_ms }
+        StoreOptions {
+            durability: Durability::Full,
+            read_only: false,
+            identity: None,
+            now: system_now_ms,
+            on_open: None,
+        }
     }
 }
 
@@ -140,7 +150,9 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
-        Store::open_inner(&path, &options).map_err(|e| e.at_path(&shown))
+        Store::open_inner(&path, &options)
+            .map_err(|e| if options.read_only { e } else { explain_open_failure(e, &path) })
+            .map_err(|e| e.at_path(&shown))
     }
 
     fn open_inner(path: &Path, options: &StoreOptions) -> Result<Store> {
@@ -162,6 +174,9 @@ impl Store {
         };
         let mut conn = Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::CannotOpen { path: shown.clone(), detail: e.to_string() })?;
+        if let Some(on_open) = options.on_open {
+            on_open(&mut conn).map_err(StoreError::sqlite("preparing the connection"))?;
+        }
         conn.busy_timeout(Duration::from_secs(5)).map_err(StoreError::sqlite("setting the busy timeout"))?;
         // Reading the schema version is the first thing that touches the file: garbage is caught here.
         let version = schema::version(&conn)?;
@@ -331,6 +346,52 @@ impl Store {
         for listener in live {
             listener.committed(&kinds);
         }
+    }
+}
+
+/// SQLite says only "unable to open database file" or "disk I/O error" when a database cannot be
+/// written where it lies (a WAL database makes its `-wal` and `-shm` files beside it as it opens): asks
+/// the file system whether the file or its folder refuses writing, or the storage is full, and says
+/// so, for the person to know what to fix.
+fn explain_open_failure(error: StoreError, path: &Path) -> StoreError {
+    let unclear = match &error {
+        StoreError::CannotOpen { .. } | StoreError::Io { .. } => true,
+        StoreError::Sqlite { source, .. } => {
+            source.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen)
+        }
+        _ => false,
+    };
+    if !unclear {
+        return error;
+    }
+    let refused = |e: &std::io::Error| {
+        matches!(e.kind(), std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied)
+    };
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // Opening for appending writes nothing. The probe file in the folder takes the room of a few pages
+    // (what opening needs) and is removed at once.
+    if let Some(why) = std::fs::OpenOptions::new().append(true).open(path).err().filter(refused) {
+        return StoreError::ReadOnly { path: String::new(), detail: why.to_string() };
+    }
+    let probe = folder.join(format!(".quartier-probe-{}", std::process::id()));
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        use std::io::Write;
+        file.write_all(&[0; 64 * 1024])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Err(why) if refused(&why) => StoreError::ReadOnly { path: String::new(), detail: why.to_string() },
+        Err(why) if why.kind() == std::io::ErrorKind::StorageFull => {
+            StoreError::DiskFull { context: "opening the database" }
+        }
+        _ => match error {
+            StoreError::Sqlite { source, .. } => {
+                StoreError::CannotOpen { path: String::new(), detail: source.to_string() }
+            }
+            StoreError::Io { detail, .. } => StoreError::CannotOpen { path: String::new(), detail },
+            other => other,
+        },
     }
 }
 

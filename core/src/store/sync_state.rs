@@ -9,6 +9,8 @@
 //!   replica at once; the others wait for the rebase at the end of the pull.
 //! - Entities written by mutations the server has applied are reset to the confirmed state at the end of
 //!   the next pull (`settling`): the server may have settled them otherwise than the device guessed.
+//!   Until then those mutations are kept (`settled`): a rollback before that pull replays them first, so
+//!   that each keeps all its effects together.
 //! - The rebase resets every entity a pending mutation touched to its confirmed state, then replays the
 //!   pending mutations in order with the same rules. A mutation the rules now refuse stays pending with no
 //!   local effect: the server has the last word, and its answer reaches the person either way.
@@ -73,6 +75,42 @@ fn pending_keys(conn: &Connection) -> Result<BTreeSet<EntityKey>> {
     Ok(keys)
 }
 
+/// The mutations the server applied whose confirmed state has not been pulled yet, oldest first.
+fn settled_mutations(conn: &Connection) -> Result<Vec<Mutation>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT mutation FROM settled ORDER BY seq")
+        .map_err(StoreError::sqlite("reading the sync state"))?;
+    let rows = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(StoreError::sqlite("reading the sync state"))?;
+    let mut mutations = Vec::new();
+    for row in rows {
+        let json = row.map_err(StoreError::sqlite("reading the sync state"))?;
+        mutations.push(serde_json::from_str(&json).map_err(StoreError::data("settled mutation"))?);
+    }
+    Ok(mutations)
+}
+
+/// The entities of every neighbourhood written by mutations the server applied since the last pull.
+fn all_settling_keys(conn: &Connection) -> Result<BTreeSet<EntityKey>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT neighbourhood_id, kind, id FROM settling")
+        .map_err(StoreError::sqlite("reading the sync state"))?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+        })
+        .map_err(StoreError::sqlite("reading the sync state"))?;
+    let mut keys = BTreeSet::new();
+    for row in rows {
+        let (nid, kind, id) = row.map_err(StoreError::sqlite("reading the sync state"))?;
+        if let Some(kind) = EntityKind::parse(&kind) {
+            keys.insert(EntityKey::new(&nid, kind, &id));
+        }
+    }
+    Ok(keys)
+}
+
 /// The entities of a neighbourhood written by mutations the server applied since the last pull.
 fn settling_keys(conn: &Connection, neighbourhood_id: &str) -> Result<BTreeSet<EntityKey>> {
     let mut stmt = conn
@@ -106,6 +144,11 @@ fn base_get(conn: &Connection, key: &EntityKey) -> Result<Option<Entity>> {
 /// Returns the kinds it wrote.
 fn rebase(conn: &Connection, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<BTreeSet<EntityKind>> {
     keys.extend(pending_keys(conn)?);
+    // Mutations applied by the server but not pulled yet are replayed first, on every entity they wrote.
+    let settled = settled_mutations(conn)?;
+    if !settled.is_empty() {
+        keys.extend(all_settling_keys(conn)?);
+    }
     let mut kinds: BTreeSet<EntityKind> = keys.iter().map(|k| k.kind).collect();
     for key in &keys {
         match base_get(conn, key)? {
@@ -122,6 +165,21 @@ fn rebase(conn: &Connection, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<
             .map_err(StoreError::sqlite("reading the outbox"))?;
         rows.collect::<Result<_, _>>().map_err(StoreError::sqlite("reading the outbox"))?
     };
+    for m in &settled {
+        let effects = match domain::apply(&SqlView(conn), m, now) {
+            Ok(effects) => effects,
+            // Confirmed already, or settled otherwise by the server: the next pull says.
+            Err(domain::ApplyError::Rejected(_)) => Vec::new(),
+            Err(domain::ApplyError::View(view)) => {
+                return Err(match view.0.downcast::<StoreError>() {
+                    Ok(store) => *store,
+                    Err(other) => StoreError::Invalid(other.to_string()),
+                });
+            }
+        };
+        rows::write_effects(conn, &effects)?;
+        kinds.extend(effects.iter().map(|e| e.key().kind));
+    }
     for (seq, json) in pending {
         let m: Mutation = serde_json::from_str(&json).map_err(StoreError::data("outbox entry"))?;
         let effects = match domain::apply(&SqlView(conn), &m, now) {
@@ -216,6 +274,11 @@ impl Store {
                 match &result.outcome {
                     Outcome::Applied => {
                         report.applied += 1;
+                        conn.execute(
+                            "INSERT OR REPLACE INTO settled (seq, neighbourhood_id, mutation) VALUES (?, ?, ?)",
+                            params![seq_sql(result.seq), nid, mutation],
+                        )
+                        .map_err(StoreError::sqlite("recording the server's answers"))?;
                         for key in &keys {
                             conn.prepare_cached("INSERT OR IGNORE INTO settling (neighbourhood_id, kind, id) VALUES (?, ?, ?)")
                                 .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id]))
@@ -351,6 +414,9 @@ impl Store {
             clock.observe(newest);
             set_meta(conn, "clock", &clock.last().to_string())?;
             if !page.more {
+                // The confirmed state now holds what the server applied: those are not replayed again.
+                conn.execute("DELETE FROM settled WHERE neighbourhood_id = ?", [neighbourhood_id])
+                    .map_err(StoreError::sqlite("saving pulled changes"))?;
                 let settled = settling_keys(conn, neighbourhood_id)?;
                 if !pending.is_empty() || !settled.is_empty() {
                     kinds.extend(rebase(conn, settled, now)?);
@@ -379,6 +445,7 @@ impl Store {
                 "DELETE FROM outbox WHERE neighbourhood_id = ?",
                 "DELETE FROM base WHERE neighbourhood_id = ?",
                 "DELETE FROM settling WHERE neighbourhood_id = ?",
+                "DELETE FROM settled WHERE neighbourhood_id = ?",
                 "DELETE FROM sync_cursors WHERE neighbourhood_id = ?",
             ] {
                 conn.execute(sql, [neighbourhood_id]).map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
