@@ -40,6 +40,7 @@ macro_rules! on_both_backends {
 }
 
 mod authorization;
+mod fuzz;
 mod lifecycle;
 mod limits;
 mod postgresql;
