@@ -44,6 +44,7 @@ mod fuzz;
 mod lifecycle;
 mod limits;
 mod postgresql;
+mod privacy;
 mod state_view;
 mod support;
 mod sync;
