@@ -40,6 +40,7 @@ macro_rules! on_both_backends {
 }
 
 mod authorization;
+mod every_mutation;
 mod fuzz;
 mod lifecycle;
 mod limits;
