@@ -40,6 +40,7 @@ macro_rules! on_both_backends {
 }
 
 mod authorization;
+mod bad_input;
 mod every_mutation;
 mod fuzz;
 mod lifecycle;
