@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod leaving;
+mod limits;
 mod offline;
 mod support;
 mod together;
