@@ -272,6 +272,13 @@ impl Quartier {
     pub fn outbox_count(&self) -> Result<u64, QuartierError> {
         guard(|| Ok(self.store.pending_count()?))
     }
+
+    /// Everything this person wrote in the neighbourhood (profile, favours, items, loans they asked
+    /// for, stalls and products, pre-orders, messages, invitations), as JSON (format
+    /// `quartier.export.v1`), for them to keep or take elsewhere.
+    pub fn export_json(&self, neighbourhood_id: String) -> Result<String, QuartierError> {
+        guard(|| Ok(self.store.export_json(&neighbourhood_id)?))
+    }
 }
 
 impl Quartier {

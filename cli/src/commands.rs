@@ -147,6 +147,7 @@ pub fn run(cli: Cli) -> Result<String> {
             let thread = thread_ref(&ctx, &thread)?;
             ctx.act(MessageSend { id: new_id(), thread, body: text }, "Message sent")
         }
+        Command::Export => Ok(ctx.store.export_json(&ctx.nid()?)?),
         Command::Thread { thread } => {
             let thread = thread_ref(&ctx, &thread)?;
             let messages = ctx.store.thread(&ctx.nid()?, &thread, Page { limit: 200, offset: 0 })?;

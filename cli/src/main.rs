@@ -113,6 +113,10 @@ pub enum Command {
     },
     /// Your changes not yet sent to the server.
     Outbox,
+    /// Everything you wrote in the current neighbourhood (profile, favours, items, loans you asked
+    /// for, stalls and products, pre-orders, messages, invitations), as JSON on standard output:
+    /// `quartier export > me.json`.
+    Export,
     /// Register this profile's device with a sync server (once).
     Register {
         /// The server's address, like https://sync.example.org (http:// only to this machine).

@@ -7,5 +7,6 @@
 //! The shells never see SQL or JSON: they call the store's operations and queries, and observe them.
 
 pub mod domain;
+pub mod fuzz;
 pub mod store;
 pub mod sync;

@@ -17,6 +17,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fuzz;
 mod http;
 pub mod metrics;
 pub mod rate_limit;

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod leaving;
+mod limits;
 mod offline;
 mod storage_faults;
 mod support;

@@ -6,26 +6,26 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// A running server and the runtime that serves it, for the length of a test.
-struct Hub {
+pub(crate) struct Hub {
     server: TestServer,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Hub {
-    fn start() -> Hub {
+    pub(crate) fn start() -> Hub {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let server = runtime.block_on(TestServer::start());
         Hub { server, _runtime: runtime }
     }
 
-    fn register(&self, person: &Person) {
+    pub(crate) fn register(&self, person: &Person) {
         person.json(&["register", "--server", &self.server.url]);
     }
 }
 
 /// Alice founds the neighbourhood and invites; Bob (and Tom, whom Alice makes a trader) join.
-fn neighbourhood(hub: &Hub, home: &TempDir) -> (Person, Person, Person) {
+pub(crate) fn neighbourhood(hub: &Hub, home: &TempDir) -> (Person, Person, Person) {
     let alice = found(home, "alice", "Alice");
     hub.register(&alice);
     let code = alice.json(&["invite", "--uses", "2"])["code"].as_str().unwrap().to_owned();
@@ -45,7 +45,7 @@ fn neighbourhood(hub: &Hub, home: &TempDir) -> (Person, Person, Person) {
     (alice, bob, tom)
 }
 
-fn find<'a>(list: &'a Value, key: &str, field: &str, value: &str) -> &'a Value {
+pub(crate) fn find<'a>(list: &'a Value, key: &str, field: &str, value: &str) -> &'a Value {
     list.as_array()
         .unwrap()
         .iter()

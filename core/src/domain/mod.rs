@@ -12,6 +12,7 @@
 
 pub mod cell;
 pub mod day;
+pub mod export;
 mod favours;
 pub mod hlc;
 mod lending;

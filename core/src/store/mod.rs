@@ -18,6 +18,7 @@
 //! `error.rs`.
 
 pub mod error;
+mod export;
 pub mod inbox;
 mod invitations;
 pub mod observe;

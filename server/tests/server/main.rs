@@ -40,9 +40,13 @@ macro_rules! on_both_backends {
 }
 
 mod authorization;
+mod bad_input;
+mod every_mutation;
+mod fuzz;
 mod lifecycle;
 mod limits;
 mod postgresql;
+mod privacy;
 mod state_view;
 mod support;
 mod sync;

@@ -190,6 +190,67 @@ impl TestDatabase {
         }
     }
 
+    /// The columns whose type could hold a coordinate (floating point or decimal) or whose name is one
+    /// (`lat`, `lon`, `coord…`), as `table.column`. Blocking.
+    pub fn float_or_place_columns(&self) -> Vec<String> {
+        let suspicious = |name: &str, ty: &str| {
+            let (name, ty) = (name.to_ascii_lowercase(), ty.to_ascii_uppercase());
+            ["REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"].iter().any(|t| ty.contains(t))
+                || name.starts_with("lat")
+                || name.starts_with("lon")
+                || name.contains("coord")
+        };
+        match self {
+            TestDatabase::Sqlite { .. } => {
+                let conn = rusqlite::Connection::open(self.sqlite_file().unwrap()).unwrap();
+                let mut found = Vec::new();
+                let mut tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").unwrap();
+                let tables: Vec<String> =
+                    tables.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+                assert!(tables.len() >= 5, "the schema's tables: {tables:?}");
+                for table in tables {
+                    let mut columns = conn.prepare(&format!("PRAGMA table_info(\"{table}\")")).unwrap();
+                    let columns: Vec<(String, String)> = columns
+                        .query_map([], |row| Ok((row.get(1)?, row.get(2)?)))
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+                    for (name, ty) in columns {
+                        let reals: i64 = conn
+                            .query_row(
+                                &format!(
+                                    "SELECT count(*) FROM \"{table}\" WHERE typeof(\"{name}\") = 'real'"
+                                ),
+                                [],
+                                |row| row.get(0),
+                            )
+                            .unwrap();
+                        if suspicious(&name, &ty) || reals > 0 {
+                            found.push(format!("{table}.{name} ({ty}, {reals} real values)"));
+                        }
+                    }
+                }
+                found
+            }
+            TestDatabase::Postgres(database) => {
+                let mut client = database.client();
+                let rows = client
+                    .query(
+                        "SELECT table_name::text, column_name::text, data_type::text \
+                         FROM information_schema.columns WHERE table_schema = current_schema()",
+                        &[],
+                    )
+                    .unwrap();
+                assert!(rows.len() >= 10, "the schema's columns");
+                rows.iter()
+                    .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2)))
+                    .filter(|(_, name, ty)| suspicious(name, ty))
+                    .map(|(table, name, ty)| format!("{table}.{name} ({ty})"))
+                    .collect()
+            }
+        }
+    }
+
     /// Everything the database stores, as bytes: the SQLite file and its log, or every row of every
     /// PostgreSQL table as text. Blocking.
     pub fn stored_bytes(&self) -> Vec<u8> {
