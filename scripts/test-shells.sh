@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests the Kotlin and Swift shells against the real Rust library, on Linux:
-#   1. builds quartier-ffi (debug) and the workspace's uniffi-bindgen;
+#   1. builds quartier-ffi (debug), the workspace's uniffi-bindgen and quartier-server;
 #   2. generates the Kotlin and Swift bindings from the built library (they are never committed);
+#   2b. starts the real sync server on 127.0.0.1:0 (a fresh SQLite folder) for the story tests, reads the
+#      address it prints, and stops it at the end;
 #   3. runs the Kotlin tests with Maven (JUnit 5) on the JVM;
 #   4. runs the Swift tests with `swift test` in a Debian trixie root (scripts/install-swift.sh builds
 #      it once per machine and this script reuses it).
@@ -22,15 +24,45 @@ wants() { [[ " ${shells[*]} " == *" $1 "* ]]; }
 LIB_DIR="$CARGO_TARGET_DIR/debug"
 LIB="$LIB_DIR/libquartier_ffi.so"
 BINDGEN="$LIB_DIR/uniffi-bindgen"
+SERVER_BIN="$LIB_DIR/quartier-server"
 KOTLIN_OUT="$QUARTIER_ROOT/android/target/generated-sources/uniffi"
 SWIFT_FFI="$QUARTIER_ROOT/ios/Sources/QuartierCoreFFI"
 SWIFT_OUT="$QUARTIER_ROOT/ios/Sources/QuartierCore"
 
 step() { log "== $*"; }
 
-step "building quartier-ffi and uniffi-bindgen (debug) in $CARGO_TARGET_DIR"
-# One build for both: the bin needs the `cli` feature, and the library is the same with or without it.
-cargo build --quiet -p quartier-ffi --features cli --lib --bin uniffi-bindgen
+step "building quartier-ffi, uniffi-bindgen and quartier-server (debug) in $CARGO_TARGET_DIR"
+# One build for all: the bindgen needs the `cli` feature, and the library is the same with or without it.
+cargo build --quiet -p quartier-ffi -p quartier-server --features quartier-ffi/cli --lib \
+    --bin uniffi-bindgen --bin quartier-server
+
+# The sync server of the story tests: a fresh database, a port the system picks, and rate limits wide
+# enough for the test devices that all register from 127.0.0.1.
+SERVER_DIR="$(mktemp -d)"
+SERVER_PID=""
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+    rm -rf "$SERVER_DIR"
+}
+trap stop_server EXIT
+"$SERVER_BIN" serve --data "$SERVER_DIR/data" --listen 127.0.0.1:0 --rate-per-minute 10000 --rate-burst 10000 \
+    2>"$SERVER_DIR/log" &
+SERVER_PID=$!
+SERVER_URL=""
+for _ in $(seq 300); do
+    SERVER_URL="$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$SERVER_DIR/log" | head -1 | sed 's/^listening on //' || true)"
+    [[ -n $SERVER_URL ]] && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        log "test-shells: quartier-server did not start:"; cat "$SERVER_DIR/log" >&2; exit 1
+    fi
+    sleep 0.1
+done
+[[ -n $SERVER_URL ]] || { log "test-shells: quartier-server printed no address in 30 s:"; cat "$SERVER_DIR/log" >&2; exit 1; }
+step "sync server for the story tests at $SERVER_URL"
 
 # Copies a generated file into place only if it changed, so that Maven and SwiftPM recompile only then.
 put() {
@@ -58,6 +90,7 @@ if wants kotlin; then
     rm -rf android/target/surefire-reports
     # (Maven 3.8 still writes colour codes around its quiet output: they are stripped.)
     if ! (cd android && mvn -q -B test -Dquartier.library.dir="$LIB_DIR" -Dquartier.generated.dir="$KOTLIN_OUT" \
+        -Dquartier.server.url="$SERVER_URL" \
         2>&1 | sed -e 's/\x1b\[[0-9;]*m//g'); then
         failed+=(kotlin)
     fi
@@ -95,7 +128,7 @@ if wants swift; then
         done
         mounted=()
     }
-    trap release EXIT
+    trap 'release; stop_server' EXIT
     trap 'exit 130' INT TERM
     mount_at() { mount "$@" && mounted+=("${@: -1}"); }
     mount_at -t proc proc "$root/proc"
@@ -109,9 +142,13 @@ if wants swift; then
         failed+=(swift)
     fi
     release
-    trap - EXIT INT TERM
+    trap stop_server EXIT
+    trap - INT TERM
     exec 8>&-
 fi
+
+stop_server
+trap - EXIT
 
 if [[ ${#failed[@]} -gt 0 ]]; then
     log "test-shells: FAILED: ${failed[*]}"

@@ -37,17 +37,28 @@ impl Quartier {
     }
 }
 
-fn stall_open(id: String, draft: StallDraft) -> m::StallOpen {
-    m::StallOpen {
+fn stall_open(id: String, draft: StallDraft) -> Result<m::StallOpen, QuartierError> {
+    let days = draft
+        .days
+        .iter()
+        .map(|&d| {
+            u8::try_from(d).map_err(|_| {
+                QuartierError::invalid(format!(
+                    "{d} is not a market day; give days as 1 (Monday) to 7 (Sunday)."
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(m::StallOpen {
         id,
         name: draft.name,
         market: draft.market,
-        days: draft.days,
+        days,
         opens_min: draft.opens_min,
         closes_min: draft.closes_min,
         place: draft.place,
         cell: None,
-    }
+    })
 }
 
 #[uniffi::export]
@@ -219,7 +230,7 @@ impl Quartier {
 
     /// A trader (or a moderator) opens a stall. Returns its id.
     pub fn open_stall(&self, neighbourhood_id: String, draft: StallDraft) -> Result<String, QuartierError> {
-        self.create(&neighbourhood_id, |id| Ok(stall_open(id, draft).into()))
+        self.create(&neighbourhood_id, |id| Ok(stall_open(id, draft)?.into()))
     }
 
     /// The trader rewrites the stall's details.
@@ -229,7 +240,7 @@ impl Quartier {
         stall_id: String,
         draft: StallDraft,
     ) -> Result<(), QuartierError> {
-        self.act(&neighbourhood_id, m::StallEdit(stall_open(stall_id, draft)))
+        guard(|| self.act(&neighbourhood_id, m::StallEdit(stall_open(stall_id, draft)?)))
     }
 
     /// The market's stalls, by name.

@@ -35,6 +35,6 @@ pub use logging::{LogLevel, LogRecord, LogSink, remove_log_sink, set_log_sink};
 pub use observe::{ChangeObserver, Diagnostics, Subscription, Topic, diagnostics};
 pub use quartier::{FavoursObserver, Quartier};
 pub use records::*;
-pub use sync::{SecretStore, SyncEngine, SyncStatusObserver, file_secret_store};
+pub use sync::{Cancellation, SecretStore, SyncEngine, SyncStatusObserver, file_secret_store};
 
 uniffi::setup_scaffolding!("quartier");

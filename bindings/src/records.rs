@@ -574,7 +574,7 @@ pub struct StallDraft {
     /// The market it stands at ("Marché d'Aligre").
     pub market: String,
     /// Market days, 1 = Monday … 7 = Sunday.
-    pub days: Vec<u8>,
+    pub days: Vec<u32>,
     /// Opening and closing time, in minutes after midnight, local time.
     pub opens_min: u16,
     pub closes_min: u16,
@@ -591,7 +591,8 @@ pub struct Stall {
     pub owner_name: String,
     pub name: String,
     pub market: String,
-    pub days: Vec<u8>,
+    /// Market days, 1 = Monday … 7 = Sunday.
+    pub days: Vec<u32>,
     pub opens_min: u16,
     pub closes_min: u16,
     pub place: String,
@@ -607,7 +608,7 @@ impl From<store::StallView> for Stall {
             owner_name: view.owner_name,
             name: s.name,
             market: s.market,
-            days: s.days,
+            days: s.days.into_iter().map(u32::from).collect(),
             opens_min: s.opens_min,
             closes_min: s.closes_min,
             place: s.place,

@@ -164,15 +164,57 @@ fn current_status(client: &SyncClient) -> SyncStatus {
     status
 }
 
-/// Runs an async call on the runtime, counted in the diagnostics for as long as it runs.
-async fn counted<T, F>(work: F) -> Result<T, QuartierError>
+/// Cancels async calls that were given it. Kotlin needs none (cancelling the coroutine drops the call),
+/// but uniffi's Swift code waits for the call even when its task is cancelled: the Swift shell makes one
+/// per call and cancels it from the task's cancellation handler.
+#[derive(Debug, uniffi::Object)]
+pub struct Cancellation {
+    cancelled: tokio::sync::watch::Sender<bool>,
+}
+
+#[uniffi::export]
+impl Cancellation {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Cancellation> {
+        Arc::new(Cancellation { cancelled: tokio::sync::watch::Sender::new(false) })
+    }
+
+    /// Stops the calls given this cancellation at their next wait (a network call); they end with
+    /// `QuartierError::Network`, and what they saved stays saved. Later calls given it end at once.
+    pub fn cancel(&self) {
+        self.cancelled.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancelled.borrow()
+    }
+}
+
+impl Cancellation {
+    async fn wait(&self) {
+        let mut cancelled = self.cancelled.subscribe();
+        // The sender lives as long as `self`: the wait cannot fail before the cancel.
+        let _ = cancelled.wait_for(|c| *c).await;
+    }
+}
+
+/// Runs an async call on the runtime, counted in the diagnostics for as long as it runs, and stopped
+/// by `cancellation` if one is given.
+async fn counted<T, F>(cancellation: Option<Arc<Cancellation>>, work: F) -> Result<T, QuartierError>
 where
     T: Send + 'static,
     F: Future<Output = Result<T, QuartierError>> + Send + 'static,
 {
     on_runtime(async move {
         let _running = RunningCall::start();
-        work.await
+        let Some(cancellation) = cancellation else { return work.await };
+        tokio::select! {
+            result = work => result,
+            () = cancellation.wait() => Err(QuartierError::Network {
+                reason: "The call was cancelled before it ended; what was saved stays saved, and the next sync resumes."
+                    .into(),
+            }),
+        }
     })
     .await
 }
@@ -202,19 +244,22 @@ impl SyncEngine {
     }
 
     /// Registers the device (and its person) with the server, once; later calls do nothing.
-    pub async fn register(&self) -> Result<(), QuartierError> {
+    #[uniffi::method(default(cancellation = None))]
+    pub async fn register(&self, cancellation: Option<Arc<Cancellation>>) -> Result<(), QuartierError> {
         let client = self.client.clone();
-        counted(async move { Ok(client.register().await?) }).await
+        counted(cancellation, async move { Ok(client.register().await?) }).await
     }
 
     /// Joins a neighbourhood with an invitation code received from a member, then fetches it.
+    #[uniffi::method(default(cancellation = None))]
     pub async fn join(
         &self,
         code: String,
         display_name: String,
+        cancellation: Option<Arc<Cancellation>>,
     ) -> Result<JoinedNeighbourhood, QuartierError> {
         let client = self.client.clone();
-        counted(async move {
+        counted(cancellation, async move {
             let joined = client.join(&code, &display_name).await?;
             Ok(JoinedNeighbourhood { id: joined.neighbourhood_id, name: joined.neighbourhood_name })
         })
@@ -223,9 +268,18 @@ impl SyncEngine {
 
     /// One round within `budget_ms` milliseconds: the short background windows of iOS and Android.
     /// `complete` is false when the budget ran out first.
-    pub async fn sync_once(&self, budget_ms: u64) -> Result<SyncReport, QuartierError> {
+    #[uniffi::method(default(cancellation = None))]
+    pub async fn sync_once(
+        &self,
+        budget_ms: u64,
+        cancellation: Option<Arc<Cancellation>>,
+    ) -> Result<SyncReport, QuartierError> {
         let client = self.client.clone();
-        counted(async move { Ok(client.sync_once(Duration::from_millis(budget_ms)).await?.into()) }).await
+        counted(
+            cancellation,
+            async move { Ok(client.sync_once(Duration::from_millis(budget_ms)).await?.into()) },
+        )
+        .await
     }
 
     /// The sync status now: what waits to be sent, when a round last completed, why one failed.
@@ -262,7 +316,7 @@ mod tests {
         let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
         let engine = SyncEngine::new(q, "http://127.0.0.1:9".into(), secrets).unwrap();
         assert!(!engine.is_registered().unwrap());
-        let result = runtime().unwrap().block_on(engine.sync_once(1_000));
+        let result = runtime().unwrap().block_on(engine.sync_once(1_000, None));
         assert!(matches!(result, Err(QuartierError::NotRegistered { .. })), "{result:?}");
         assert_eq!(engine.status().last_error.as_deref().map(|e| e.contains("register")), Some(true));
     }
@@ -275,8 +329,29 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
         let engine = SyncEngine::new(q, format!("http://127.0.0.1:{port}"), secrets).unwrap();
-        let result = runtime().unwrap().block_on(engine.register());
+        let result = runtime().unwrap().block_on(engine.register(None));
         assert!(matches!(result, Err(QuartierError::Network { .. })), "{result:?}");
+    }
+
+    #[test]
+    fn a_cancelled_call_on_a_silent_server_ends_and_is_no_longer_counted() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quartier::open(dir.path().join("q.db").display().to_string()).unwrap();
+        // Accepts connections (the backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
+        let engine = SyncEngine::new(q, url, secrets).unwrap();
+        let cancellation = Cancellation::new();
+        let rt = runtime().unwrap();
+        let call = rt.spawn({
+            let cancellation = cancellation.clone();
+            async move { engine.register(Some(cancellation)).await }
+        });
+        cancellation.cancel();
+        let result = rt.block_on(call).unwrap();
+        assert!(matches!(result, Err(QuartierError::Network { .. })), "{result:?}");
+        assert!(cancellation.is_cancelled());
     }
 
     #[test]
