@@ -136,7 +136,7 @@ if wants swift; then
     mount_at --bind "$CARGO_TARGET_DIR" "$root/target"
     # SwiftPM's build folder lives in cargo's target folder, so it is reused between runs and never in
     # the work tree. Swift Testing is off: the tests are XCTest, and it would only add "0 tests passed".
-    if ! chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp \
+    if ! chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp QUARTIER_SERVER_URL="$SERVER_URL" \
         LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:/target/debug \
         sh -c 'cd /src/ios && swift test --disable-swift-testing --scratch-path /target/swift-build -Xlinker -L/target/debug'; then
         failed+=(swift)
