@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Tests the Kotlin and Swift shells against the real Rust library, on Linux:
+#   0. checks the README's samples against the test sources, and the Android and iOS build scripts'
+#      plans (--dry-run);
 #   1. builds quartier-ffi (debug), the workspace's uniffi-bindgen and quartier-server;
 #   2. generates the Kotlin and Swift bindings from the built library (they are never committed);
 #   2b. starts the real sync server on 127.0.0.1:0 (a fresh SQLite folder) for the story tests, reads the
@@ -30,6 +32,23 @@ SWIFT_FFI="$QUARTIER_ROOT/ios/Sources/QuartierCoreFFI"
 SWIFT_OUT="$QUARTIER_ROOT/ios/Sources/QuartierCore"
 
 step() { log "== $*"; }
+
+step "checking that the README's samples are the code the tests compile"
+python3 scripts/readme-samples.py
+
+step "checking the native build scripts (dry run: no NDK, no Xcode here)"
+# Each must say what is missing, and still plan every ABI and every step.
+plan="$(bash android/build-native.sh --dry-run 2>&1)" || { log "$plan"; exit 1; }
+for abi in arm64-v8a armeabi-v7a x86_64 x86; do
+    grep -q -- "^+ cargo ndk .*-t $abi " <<<"$plan" || { log "$plan"; log "test-shells: build-native.sh plans no $abi"; exit 1; }
+done
+grep -q -- "--language kotlin .*ffi-release/libquartier_ffi.so" <<<"$plan" \
+    || { log "$plan"; log "test-shells: build-native.sh does not generate the bindings from the unstripped library"; exit 1; }
+plan="$(bash ios/build-xcframework.sh --dry-run 2>&1)" || { log "$plan"; exit 1; }
+grep -q -- "^+ xcodebuild -create-xcframework" <<<"$plan" || { log "$plan"; log "test-shells: build-xcframework.sh plans no XCFramework"; exit 1; }
+if [[ $(uname -s) != Darwin ]]; then
+    grep -q "missing:" <<<"$plan" || { log "$plan"; log "test-shells: build-xcframework.sh does not say what is missing"; exit 1; }
+fi
 
 step "building quartier-ffi, uniffi-bindgen and quartier-server (debug) in $CARGO_TARGET_DIR"
 # One build for all: the bindgen needs the `cli` feature, and the library is the same with or without it.

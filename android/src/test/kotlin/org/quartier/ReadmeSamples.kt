@@ -36,7 +36,7 @@ suspend fun neighbourSample(store: QuartierStore, sync: QuartierSync, code: Stri
         store.requestLoan(joined.id, drill.id, LocalDate.now().plusDays(1), LocalDate.now().plusDays(2))
         store.askFavour(joined.id, title = "", category = "diy")
     } catch (refused: QuartierException.Refused) {
-        println("${refused.code}: ${refused.reason}") // invalid: A title is needed…
+        println("${refused.code}: ${refused.reason}") // invalid: The title is empty…
     }
     sync.syncOnce()
     // README:end kotlin-neighbour
