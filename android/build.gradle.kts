@@ -2,9 +2,9 @@
 // of an Android project (settings.gradle.kts: include(":quartier"); project(":quartier").projectDir =
 // file("<quartier>/android")), with the Android Gradle plugin and Kotlin declared at the project's root.
 //
-// It builds the Rust library for the Android ABIs with cargo-ndk (`cargo install cargo-ndk`, an NDK in
-// ANDROID_NDK_HOME, `rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android`),
-// generates the Kotlin bindings from it with the workspace's uniffi-bindgen, and compiles them with the
+// It builds the Rust library for the four Android ABIs with android/build-native.sh (cargo-ndk, an NDK in
+// ANDROID_NDK_HOME, the Rust targets: the script says what is missing and how to install it), which also
+// generates the Kotlin bindings with the workspace's uniffi-bindgen; they are compiled with the
 // plain-Kotlin API (src/main) and the Android-only parts (src/androidMain: Keystore, WorkManager, Logcat).
 //
 // The same src/main is compiled and tested on the JVM by pom.xml (scripts/test-shells.sh), which is what
@@ -53,34 +53,15 @@ dependencies {
     implementation("androidx.work:work-runtime-ktx:2.10.0")
 }
 
-// libquartier_ffi.so for each ABI, into build/generated/uniffi/jniLibs/<abi>/.
-val cargoNdk by tasks.registering(Exec::class) {
+// libquartier_ffi.so for each ABI into build/generated/uniffi/jniLibs/<abi>/, and the Kotlin bindings into
+// build/generated/uniffi/kotlin: build-native.sh does both (and says what is missing, if anything). The
+// bindings are generated from an unstripped host build, not from the Android ones: the release profile
+// strips symbols, and with them the metadata uniffi-bindgen reads (the bindings are the same for every
+// target).
+val nativeLibraries by tasks.registering(Exec::class) {
     workingDir = workspace
-    val profile = if (cargoProfile == "release") listOf("--release") else emptyList()
-    commandLine(
-        listOf("cargo", "ndk", "-t", "arm64-v8a", "-t", "armeabi-v7a", "-t", "x86_64",
-            "-o", jniLibsDir.path, "build") + profile + listOf("-p", "quartier-ffi", "--lib"),
-    )
+    val profile = if (cargoProfile == "release") emptyList() else listOf("--debug")
+    commandLine(listOf("bash", "android/build-native.sh", "--out", jniLibsDir.path) + profile)
 }
 
-// The Kotlin bindings. They are generated from a host build of the library, not from the Android ones:
-// the release profile strips symbols, and with them the metadata uniffi-bindgen reads (the bindings are
-// the same for every target).
-val hostTarget: File = System.getenv("CARGO_TARGET_DIR")?.let(::File) ?: File(workspace, "target")
-
-val hostLibrary by tasks.registering(Exec::class) {
-    workingDir = workspace
-    commandLine("cargo", "build", "-p", "quartier-ffi", "--features", "cli", "--lib", "--bin", "uniffi-bindgen")
-}
-
-val uniffiBindings by tasks.registering(Exec::class) {
-    dependsOn(cargoNdk, hostLibrary)
-    workingDir = workspace
-    commandLine(
-        File(hostTarget, "debug/uniffi-bindgen").path,
-        "generate", "--config", "uniffi.toml", "--language", "kotlin", "--out-dir", kotlinDir.path,
-        File(hostTarget, "debug/" + System.mapLibraryName("quartier_ffi")).path,
-    )
-}
-
-tasks.named("preBuild") { dependsOn(uniffiBindings) }
+tasks.named("preBuild") { dependsOn(nativeLibraries) }

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Tests the Kotlin and Swift shells against the real Rust library, on Linux:
-#   1. builds quartier-ffi (debug) and the workspace's uniffi-bindgen;
+#   0. checks the README's samples against the test sources, and the Android and iOS build scripts'
+#      plans (--dry-run);
+#   1. builds quartier-ffi (debug), the workspace's uniffi-bindgen and quartier-server;
 #   2. generates the Kotlin and Swift bindings from the built library (they are never committed);
+#   2b. starts the real sync server on 127.0.0.1:0 (a fresh SQLite folder) for the story tests, reads the
+#      address it prints, and stops it at the end;
 #   3. runs the Kotlin tests with Maven (JUnit 5) on the JVM;
 #   4. runs the Swift tests with `swift test` in a Debian trixie root (scripts/install-swift.sh builds
 #      it once per machine and this script reuses it).
@@ -22,17 +26,63 @@ wants() { [[ " ${shells[*]} " == *" $1 "* ]]; }
 LIB_DIR="$CARGO_TARGET_DIR/debug"
 LIB="$LIB_DIR/libquartier_ffi.so"
 BINDGEN="$LIB_DIR/uniffi-bindgen"
+SERVER_BIN="$LIB_DIR/quartier-server"
 KOTLIN_OUT="$QUARTIER_ROOT/android/target/generated-sources/uniffi"
 SWIFT_FFI="$QUARTIER_ROOT/ios/Sources/QuartierCoreFFI"
 SWIFT_OUT="$QUARTIER_ROOT/ios/Sources/QuartierCore"
 
 step() { log "== $*"; }
 
-step "building quartier-ffi and uniffi-bindgen (debug) in $CARGO_TARGET_DIR"
-# One build for both: the bin needs the `cli` feature, and the library is the same with or without it.
-cargo build --quiet -p quartier-ffi --features cli --lib --bin uniffi-bindgen
+step "checking that the README's samples are the code the tests compile"
+python3 scripts/readme-samples.py
+
+step "checking the native build scripts (dry run: no NDK, no Xcode here)"
+# Each must say what is missing, and still plan every ABI and every step.
+plan="$(bash android/build-native.sh --dry-run 2>&1)" || { log "$plan"; exit 1; }
+for abi in arm64-v8a armeabi-v7a x86_64 x86; do
+    grep -q -- "^+ cargo ndk .*-t $abi " <<<"$plan" || { log "$plan"; log "test-shells: build-native.sh plans no $abi"; exit 1; }
+done
+grep -q -- "--language kotlin .*ffi-release/libquartier_ffi.so" <<<"$plan" \
+    || { log "$plan"; log "test-shells: build-native.sh does not generate the bindings from the unstripped library"; exit 1; }
+plan="$(bash ios/build-xcframework.sh --dry-run 2>&1)" || { log "$plan"; exit 1; }
+grep -q -- "^+ xcodebuild -create-xcframework" <<<"$plan" || { log "$plan"; log "test-shells: build-xcframework.sh plans no XCFramework"; exit 1; }
+if [[ $(uname -s) != Darwin ]]; then
+    grep -q "missing:" <<<"$plan" || { log "$plan"; log "test-shells: build-xcframework.sh does not say what is missing"; exit 1; }
+fi
+
+step "building quartier-ffi, uniffi-bindgen, quartier-server and hold-lock (debug) in $CARGO_TARGET_DIR"
+# One build for all: the bindgen needs the `cli` feature, and the library is the same with or without it.
 # The storage fault tests of both shells have another process hold a database's lock: hold-lock.
-cargo build --quiet -p quartier-e2e --bin hold-lock
+cargo build --quiet -p quartier-ffi -p quartier-server -p quartier-e2e --features quartier-ffi/cli --lib \
+    --bin uniffi-bindgen --bin quartier-server --bin hold-lock
+
+# The sync server of the story tests: a fresh database, a port the system picks, and rate limits wide
+# enough for the test devices that all register from 127.0.0.1.
+SERVER_DIR="$(mktemp -d)"
+SERVER_PID=""
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+    rm -rf "$SERVER_DIR"
+}
+trap stop_server EXIT
+"$SERVER_BIN" serve --data "$SERVER_DIR/data" --listen 127.0.0.1:0 --rate-per-minute 10000 --rate-burst 10000 \
+    2>"$SERVER_DIR/log" &
+SERVER_PID=$!
+SERVER_URL=""
+for _ in $(seq 300); do
+    SERVER_URL="$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$SERVER_DIR/log" | head -1 | sed 's/^listening on //' || true)"
+    [[ -n $SERVER_URL ]] && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        log "test-shells: quartier-server did not start:"; cat "$SERVER_DIR/log" >&2; exit 1
+    fi
+    sleep 0.1
+done
+[[ -n $SERVER_URL ]] || { log "test-shells: quartier-server printed no address in 30 s:"; cat "$SERVER_DIR/log" >&2; exit 1; }
+step "sync server for the story tests at $SERVER_URL"
 
 # Copies a generated file into place only if it changed, so that Maven and SwiftPM recompile only then.
 put() {
@@ -60,6 +110,7 @@ if wants kotlin; then
     rm -rf android/target/surefire-reports
     # (Maven 3.8 still writes colour codes around its quiet output: they are stripped.)
     if ! (cd android && mvn -q -B test -Dquartier.library.dir="$LIB_DIR" -Dquartier.generated.dir="$KOTLIN_OUT" \
+        -Dquartier.server.url="$SERVER_URL" \
         2>&1 | sed -e 's/\x1b\[[0-9;]*m//g'); then
         failed+=(kotlin)
     fi
@@ -97,7 +148,7 @@ if wants swift; then
         done
         mounted=()
     }
-    trap release EXIT
+    trap 'release; stop_server' EXIT
     trap 'exit 130' INT TERM
     mount_at() { mount "$@" && mounted+=("${@: -1}"); }
     mount_at -t proc proc "$root/proc"
@@ -105,15 +156,19 @@ if wants swift; then
     mount_at --bind "$CARGO_TARGET_DIR" "$root/target"
     # SwiftPM's build folder lives in cargo's target folder, so it is reused between runs and never in
     # the work tree. Swift Testing is off: the tests are XCTest, and it would only add "0 tests passed".
-    if ! chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp \
+    if ! chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp QUARTIER_SERVER_URL="$SERVER_URL" \
         LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:/target/debug \
         sh -c 'cd /src/ios && swift test --disable-swift-testing --scratch-path /target/swift-build -Xlinker -L/target/debug'; then
         failed+=(swift)
     fi
     release
-    trap - EXIT INT TERM
+    trap stop_server EXIT
+    trap - INT TERM
     exec 8>&-
 fi
+
+stop_server
+trap - EXIT
 
 if [[ ${#failed[@]} -gt 0 ]]; then
     log "test-shells: FAILED: ${failed[*]}"

@@ -4,7 +4,10 @@
 //! and this crate only turns its types into records the foreign languages can hold, and its errors into
 //! the one public error, [`QuartierError`]. Layout:
 //!
-//! - `quartier.rs`: the [`Quartier`] object (the device's store) and the favours observer;
+//! - `quartier.rs`: the [`Quartier`] object (the device's store): opening, posting, the main lists;
+//! - `actions.rs`: the life of favours, loans and pre-orders, stalls, products, messages, rejections;
+//! - `observe.rs`: [`Subscription`], the generic [`ChangeObserver`] the shells' flows build on, and
+//!   [`diagnostics`] (live observations and running calls, for leak tests);
 //! - `records.rs`: what crosses the boundary (records and enums), converted from the core's views;
 //! - `sync.rs`: the async [`SyncEngine`], the [`SecretStore`] the shells implement, the shared runtime;
 //! - `logging.rs`: the [`LogSink`] the shells implement, fed by `tracing` events filtered here;
@@ -19,16 +22,19 @@
 //! To expose something new: write it in the core, then add a method here that converts its arguments,
 //! calls the core inside `error::guard`, and converts the result into a record of `records.rs`.
 
+mod actions;
 mod error;
 mod logging;
+mod observe;
 mod quartier;
 mod records;
 mod sync;
 
 pub use error::QuartierError;
 pub use logging::{LogLevel, LogRecord, LogSink, remove_log_sink, set_log_sink};
-pub use quartier::{FavoursObserver, Quartier, Subscription};
+pub use observe::{ChangeObserver, Diagnostics, Subscription, Topic, diagnostics};
+pub use quartier::{FavoursObserver, Quartier};
 pub use records::*;
-pub use sync::{SecretStore, SyncEngine, file_secret_store};
+pub use sync::{Cancellation, SecretStore, SyncEngine, SyncStatusObserver, file_secret_store};
 
 uniffi::setup_scaffolding!("quartier");

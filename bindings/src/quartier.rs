@@ -1,12 +1,12 @@
 //! The [`Quartier`] object: the device's store, as the apps use it.
 
 use crate::error::{QuartierError, guard, shielded};
+use crate::observe::{InboxRelays, Subscription};
 use crate::records::*;
 use quartier_core::domain::mutation::{FavourPost, ItemAdd, LoanRequest, NeighbourhoodCreate};
 use quartier_core::domain::{self as core, Day, EntityKind};
 use quartier_core::store::{
-    self as store, FavourFilter, ItemFilter, LoanFilter, Page, SearchFilter, Store, StoreOptions, Watch,
-    new_id,
+    self as store, FavourFilter, ItemFilter, LoanFilter, Page, SearchFilter, Store, StoreOptions, new_id,
 };
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +18,8 @@ const DAY_MS: i64 = 86_400_000;
 #[derive(Debug, uniffi::Object)]
 pub struct Quartier {
     pub(crate) store: Arc<Store>,
+    /// The inbox observers, told when a refused change is dismissed (no entity changes then).
+    pub(crate) inbox_relays: InboxRelays,
 }
 
 /// Told the favours of a neighbourhood: at once, then after every change that alters the list.
@@ -30,26 +32,7 @@ pub trait FavoursObserver: Send + Sync {
     fn on_error(&self, error: QuartierError) -> Result<(), QuartierError>;
 }
 
-/// A running observation. `cancel()` (or releasing it) stops it: no call starts after that.
-#[derive(Debug, uniffi::Object)]
-pub struct Subscription {
-    watch: Mutex<Option<Watch>>,
-}
-
-#[uniffi::export]
-impl Subscription {
-    /// Stops the observation. Calling it again does nothing.
-    pub fn cancel(&self) {
-        let watch = self.watch.lock().unwrap_or_else(|p| p.into_inner()).take();
-        drop(watch);
-    }
-
-    pub fn is_active(&self) -> bool {
-        self.watch.lock().unwrap_or_else(|p| p.into_inner()).is_some()
-    }
-}
-
-fn day(text: &str) -> Result<Day, QuartierError> {
+pub(crate) fn day(text: &str) -> Result<Day, QuartierError> {
     text.parse().map_err(|e: core::day::BadDay| QuartierError::invalid(e.to_string()))
 }
 
@@ -61,7 +44,7 @@ impl Quartier {
         guard(|| {
             let store = Store::open(&path, StoreOptions::default())?;
             tracing::debug!("opened the local database");
-            Ok(Arc::new(Quartier { store: Arc::new(store) }))
+            Ok(Arc::new(Quartier { store: Arc::new(store), inbox_relays: Mutex::default() }))
         })
     }
 
@@ -141,7 +124,7 @@ impl Quartier {
                 },
                 move |error| shielded("favours observer", || observer.on_error(error.into())),
             )?;
-            Ok(Arc::new(Subscription { watch: Mutex::new(Some(watch)) }))
+            Ok(Subscription::new(Box::new(watch)))
         })
     }
 

@@ -484,3 +484,351 @@ pub struct JoinedNeighbourhood {
     pub id: String,
     pub name: String,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Role {
+    Member,
+    Trader,
+    Moderator,
+}
+
+impl From<core::Role> for Role {
+    fn from(role: core::Role) -> Role {
+        match role {
+            core::Role::Member => Role::Member,
+            core::Role::Trader => Role::Trader,
+            core::Role::Moderator => Role::Moderator,
+        }
+    }
+}
+
+impl From<Role> for core::Role {
+    fn from(role: Role) -> core::Role {
+        match role {
+            Role::Member => core::Role::Member,
+            Role::Trader => core::Role::Trader,
+            Role::Moderator => core::Role::Moderator,
+        }
+    }
+}
+
+/// A member of a neighbourhood, with the thanks they received (counted, never scored).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Member {
+    pub id: String,
+    pub neighbourhood_id: String,
+    pub display_name: String,
+    pub bio: String,
+    pub skills: Vec<String>,
+    pub role: Role,
+    /// Still a member (not left, not removed).
+    pub active: bool,
+    pub thanks_received: u32,
+    pub joined_at_ms: i64,
+}
+
+impl From<store::MemberView> for Member {
+    fn from(view: store::MemberView) -> Member {
+        let m = view.member;
+        Member {
+            id: m.id,
+            neighbourhood_id: m.neighbourhood_id,
+            display_name: m.display_name,
+            bio: m.bio,
+            skills: m.skills,
+            role: m.role.into(),
+            active: m.status == core::MemberStatus::Active,
+            thanks_received: view.thanks_received,
+            joined_at_ms: m.joined_at,
+        }
+    }
+}
+
+/// A period an item is promised or lent for: the loan calendar shows these as taken.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct BookedPeriod {
+    pub loan_id: String,
+    pub borrower_id: String,
+    /// `YYYY-MM-DD`, both included.
+    pub first_day: String,
+    pub last_day: String,
+    pub status: LoanStatus,
+}
+
+impl From<core::Loan> for BookedPeriod {
+    fn from(l: core::Loan) -> BookedPeriod {
+        BookedPeriod {
+            loan_id: l.id,
+            borrower_id: l.borrower,
+            first_day: l.first_day.to_string(),
+            last_day: l.last_day.to_string(),
+            status: l.status.into(),
+        }
+    }
+}
+
+/// A trader's stall to open, or its new details.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StallDraft {
+    pub name: String,
+    /// The market it stands at ("Marché d'Aligre").
+    pub market: String,
+    /// Market days, 1 = Monday … 7 = Sunday.
+    pub days: Vec<u32>,
+    /// Opening and closing time, in minutes after midnight, local time.
+    pub opens_min: u16,
+    pub closes_min: u16,
+    /// Where at the market ("row B, by the fountain").
+    #[uniffi(default = "")]
+    pub place: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Stall {
+    pub id: String,
+    pub neighbourhood_id: String,
+    pub owner_id: String,
+    pub owner_name: String,
+    pub name: String,
+    pub market: String,
+    /// Market days, 1 = Monday … 7 = Sunday.
+    pub days: Vec<u32>,
+    pub opens_min: u16,
+    pub closes_min: u16,
+    pub place: String,
+}
+
+impl From<store::StallView> for Stall {
+    fn from(view: store::StallView) -> Stall {
+        let s = view.stall;
+        Stall {
+            id: s.id,
+            neighbourhood_id: s.neighbourhood_id,
+            owner_id: s.owner,
+            owner_name: view.owner_name,
+            name: s.name,
+            market: s.market,
+            days: s.days.into_iter().map(u32::from).collect(),
+            opens_min: s.opens_min,
+            closes_min: s.closes_min,
+            place: s.place,
+        }
+    }
+}
+
+/// A product to add to a stall.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ProductDraft {
+    pub name: String,
+    /// The unit the price is for ("kg", "bunch", "piece").
+    pub unit: String,
+    pub price_cents: i64,
+    #[uniffi(default = 0)]
+    pub stock: i64,
+    #[uniffi(default = true)]
+    pub available_today: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Product {
+    pub id: String,
+    pub stall_id: String,
+    pub name: String,
+    pub unit: String,
+    pub price_cents: i64,
+    /// What is physically at the stall.
+    pub stock: i64,
+    /// What confirmed pre-orders hold back; `stock - reserved` can still be sold.
+    pub reserved: i64,
+    pub available_today: bool,
+    pub removed: bool,
+}
+
+impl From<core::Product> for Product {
+    fn from(p: core::Product) -> Product {
+        Product {
+            id: p.id,
+            stall_id: p.stall_id,
+            name: p.name,
+            unit: p.unit,
+            price_cents: p.price_cents,
+            stock: p.stock,
+            reserved: p.reserved,
+            available_today: p.available_today,
+            removed: p.removed,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum OrderStatus {
+    Placed,
+    Confirmed,
+    Ready,
+    Collected,
+    Declined,
+    Cancelled,
+}
+
+impl From<core::OrderStatus> for OrderStatus {
+    fn from(status: core::OrderStatus) -> OrderStatus {
+        match status {
+            core::OrderStatus::Placed => OrderStatus::Placed,
+            core::OrderStatus::Confirmed => OrderStatus::Confirmed,
+            core::OrderStatus::Ready => OrderStatus::Ready,
+            core::OrderStatus::Collected => OrderStatus::Collected,
+            core::OrderStatus::Declined => OrderStatus::Declined,
+            core::OrderStatus::Cancelled => OrderStatus::Cancelled,
+        }
+    }
+}
+
+impl From<OrderStatus> for core::OrderStatus {
+    fn from(status: OrderStatus) -> core::OrderStatus {
+        match status {
+            OrderStatus::Placed => core::OrderStatus::Placed,
+            OrderStatus::Confirmed => core::OrderStatus::Confirmed,
+            OrderStatus::Ready => core::OrderStatus::Ready,
+            OrderStatus::Collected => core::OrderStatus::Collected,
+            OrderStatus::Declined => core::OrderStatus::Declined,
+            OrderStatus::Cancelled => core::OrderStatus::Cancelled,
+        }
+    }
+}
+
+/// So many units of one product, in a pre-order to place.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct OrderLineDraft {
+    pub product_id: String,
+    pub quantity: i64,
+}
+
+/// One line of a pre-order, with what the product is and its price now (paid at pickup).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub name: String,
+    pub unit: String,
+    pub quantity: i64,
+    pub price_cents: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Order {
+    pub id: String,
+    pub neighbourhood_id: String,
+    pub stall_id: String,
+    pub stall_name: String,
+    pub trader_id: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub lines: Vec<OrderLine>,
+    pub total_cents: i64,
+    /// `YYYY-MM-DD`, if the customer chose one.
+    pub pickup_day: Option<String>,
+    pub note: String,
+    pub status: OrderStatus,
+    pub decline_reason: Option<String>,
+    pub created_at_ms: i64,
+}
+
+impl From<store::OrderView> for Order {
+    fn from(view: store::OrderView) -> Order {
+        let o = view.order;
+        Order {
+            id: o.id,
+            neighbourhood_id: o.neighbourhood_id,
+            stall_id: o.stall_id,
+            stall_name: view.stall_name,
+            trader_id: o.trader,
+            customer_id: o.customer,
+            customer_name: view.customer_name,
+            lines: view
+                .lines
+                .into_iter()
+                .map(|l| OrderLine {
+                    product_id: l.product_id,
+                    name: l.name,
+                    unit: l.unit,
+                    quantity: l.quantity,
+                    price_cents: l.price_cents,
+                })
+                .collect(),
+            total_cents: view.total_cents,
+            pickup_day: o.pickup_day.map(|d| d.to_string()),
+            note: o.note,
+            status: o.status.into(),
+            decline_reason: o.decline_reason,
+            created_at_ms: o.created_at,
+        }
+    }
+}
+
+/// What a message thread is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ThreadKind {
+    Favour,
+    Loan,
+    Order,
+}
+
+impl From<ThreadKind> for core::ThreadKind {
+    fn from(kind: ThreadKind) -> core::ThreadKind {
+        match kind {
+            ThreadKind::Favour => core::ThreadKind::Favour,
+            ThreadKind::Loan => core::ThreadKind::Loan,
+            ThreadKind::Order => core::ThreadKind::Order,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Message {
+    pub id: String,
+    pub author_id: String,
+    pub author_name: String,
+    pub recipient_id: String,
+    pub body: String,
+    pub sent_at_ms: i64,
+}
+
+impl From<store::MessageView> for Message {
+    fn from(view: store::MessageView) -> Message {
+        let m = view.message;
+        Message {
+            id: m.id,
+            author_id: m.author,
+            author_name: view.author_name,
+            recipient_id: m.recipient,
+            body: m.body,
+            sent_at_ms: m.sent_at,
+        }
+    }
+}
+
+/// A change of this device's that the server refused after it was saved offline: it was rolled back,
+/// and stays here until the person has read why and dismisses it.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Rejection {
+    /// The number to give `dismiss_rejection`.
+    pub seq: u64,
+    pub title: String,
+    /// Why, in a sentence ("The drill was lent to Léa in the meantime.").
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+/// When and how much to notify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct NotifySettings {
+    /// The person's offset from UTC, in minutes (Paris in winter: 60).
+    pub utc_offset_minutes: i32,
+    /// Quiet hours, in minutes after local midnight; they may wrap midnight (22:00–07:00 is 1320–420).
+    #[uniffi(default = 1320)]
+    pub quiet_start_min: u16,
+    #[uniffi(default = 420)]
+    pub quiet_end_min: u16,
+    /// The most notifications per local day.
+    #[uniffi(default = 5)]
+    pub daily_budget: u32,
+}

@@ -1,11 +1,17 @@
 //! The async [`SyncEngine`], the [`SecretStore`] the shells implement, and the runtime async calls run on.
 
-use crate::error::{QuartierError, guard, on_runtime};
+use crate::error::{QuartierError, guard, on_runtime, shielded};
+use crate::observe::{RunningCall, Subscription};
 use crate::quartier::Quartier;
 use crate::records::{JoinedNeighbourhood, SyncReport, SyncStatus};
+use quartier_core::domain::EntityKind;
+use quartier_core::store::CommitListener;
+use quartier_core::sync::client::StatusListener;
 use quartier_core::sync::secrets::SecretError;
 use quartier_core::sync::{self as core, SyncClient};
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 /// The runtime of every async call: a small one, shared, started at the first call. Two workers: the
@@ -80,9 +86,137 @@ impl core::SecretStore for SecretBridge {
 /// Syncs a [`Quartier`] with its server: pushes the outbox, pulls the neighbourhoods' changes. Each
 /// round is cut into steps that are saved as they go, so a round stopped anywhere (budget, network, the
 /// app suspended) loses nothing and the next one resumes.
-#[derive(Debug, uniffi::Object)]
+#[derive(uniffi::Object)]
 pub struct SyncEngine {
     client: Arc<SyncClient>,
+    /// The app's status observers; the core's client tells them through one [`StatusFanout`].
+    status_relays: Arc<StatusRelays>,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine").field("client", &self.client).finish_non_exhaustive()
+    }
+}
+
+/// Told the sync status (pending changes, last success, last error, syncing): at once, then at every
+/// change of it, including a local write that adds to the pending count. Called on the thread that
+/// changed it: only hand the status over.
+#[uniffi::export(foreign)]
+pub trait SyncStatusObserver: Send + Sync {
+    fn on_status(&self, status: SyncStatus) -> Result<(), QuartierError>;
+}
+
+type StatusRelays = Mutex<Vec<Weak<StatusRelay>>>;
+
+/// The one listener the engine gives the core's client (which keeps its listeners for good): it
+/// passes each change on to the relays still alive.
+struct StatusFanout(Arc<StatusRelays>);
+
+impl StatusListener for StatusFanout {
+    fn status_changed(&self, _status: &core::SyncStatus) {
+        let live: Vec<_> = {
+            let mut relays = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            relays.retain(|r| r.strong_count() > 0);
+            relays.iter().filter_map(Weak::upgrade).collect()
+        };
+        for relay in live {
+            relay.tell();
+        }
+    }
+}
+
+/// One observation of the status: told by the fanout and by the store's commits, it sends the
+/// status only when it differs from the last one sent.
+struct StatusRelay {
+    client: Arc<SyncClient>,
+    observer: Arc<dyn SyncStatusObserver>,
+    last: Mutex<Option<SyncStatus>>,
+}
+
+impl StatusRelay {
+    fn tell(&self) {
+        let status = current_status(&self.client);
+        {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            if last.as_ref() == Some(&status) {
+                return;
+            }
+            *last = Some(status.clone());
+        }
+        shielded("sync status observer", || self.observer.on_status(status));
+    }
+}
+
+impl CommitListener for StatusRelay {
+    fn committed(&self, _kinds: &BTreeSet<EntityKind>) {
+        self.tell();
+    }
+}
+
+/// The client's status, with the pending count read now (the client counts only at each round).
+fn current_status(client: &SyncClient) -> SyncStatus {
+    let mut status: SyncStatus = client.status().into();
+    match client.store().pending_count() {
+        Ok(pending) => status.pending = pending,
+        Err(e) => tracing::warn!(error = %e, "could not count the pending changes"),
+    }
+    status
+}
+
+/// Cancels async calls that were given it. Kotlin needs none (cancelling the coroutine drops the call),
+/// but uniffi's Swift code waits for the call even when its task is cancelled: the Swift shell makes one
+/// per call and cancels it from the task's cancellation handler.
+#[derive(Debug, uniffi::Object)]
+pub struct Cancellation {
+    cancelled: tokio::sync::watch::Sender<bool>,
+}
+
+#[uniffi::export]
+impl Cancellation {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Cancellation> {
+        Arc::new(Cancellation { cancelled: tokio::sync::watch::Sender::new(false) })
+    }
+
+    /// Stops the calls given this cancellation at their next wait (a network call); they end with
+    /// `QuartierError::Network`, and what they saved stays saved. Later calls given it end at once.
+    pub fn cancel(&self) {
+        self.cancelled.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancelled.borrow()
+    }
+}
+
+impl Cancellation {
+    async fn wait(&self) {
+        let mut cancelled = self.cancelled.subscribe();
+        // The sender lives as long as `self`: the wait cannot fail before the cancel.
+        let _ = cancelled.wait_for(|c| *c).await;
+    }
+}
+
+/// Runs an async call on the runtime, counted in the diagnostics for as long as it runs, and stopped
+/// by `cancellation` if one is given.
+async fn counted<T, F>(cancellation: Option<Arc<Cancellation>>, work: F) -> Result<T, QuartierError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, QuartierError>> + Send + 'static,
+{
+    on_runtime(async move {
+        let _running = RunningCall::start();
+        let Some(cancellation) = cancellation else { return work.await };
+        tokio::select! {
+            result = work => result,
+            () = cancellation.wait() => Err(QuartierError::Network {
+                reason: "The call was cancelled before it ended; what was saved stays saved, and the next sync resumes."
+                    .into(),
+            }),
+        }
+    })
+    .await
 }
 
 #[uniffi::export]
@@ -98,7 +232,9 @@ impl SyncEngine {
         guard(|| {
             let secrets: Arc<dyn core::SecretStore> = Arc::new(SecretBridge(secrets));
             let client = SyncClient::new(quartier.store.clone(), &server_url, secrets)?;
-            Ok(Arc::new(SyncEngine { client }))
+            let status_relays = Arc::new(StatusRelays::default());
+            client.add_status_listener(Arc::new(StatusFanout(status_relays.clone())));
+            Ok(Arc::new(SyncEngine { client, status_relays }))
         })
     }
 
@@ -108,19 +244,22 @@ impl SyncEngine {
     }
 
     /// Registers the device (and its person) with the server, once; later calls do nothing.
-    pub async fn register(&self) -> Result<(), QuartierError> {
+    #[uniffi::method(default(cancellation = None))]
+    pub async fn register(&self, cancellation: Option<Arc<Cancellation>>) -> Result<(), QuartierError> {
         let client = self.client.clone();
-        on_runtime(async move { Ok(client.register().await?) }).await
+        counted(cancellation, async move { Ok(client.register().await?) }).await
     }
 
     /// Joins a neighbourhood with an invitation code received from a member, then fetches it.
+    #[uniffi::method(default(cancellation = None))]
     pub async fn join(
         &self,
         code: String,
         display_name: String,
+        cancellation: Option<Arc<Cancellation>>,
     ) -> Result<JoinedNeighbourhood, QuartierError> {
         let client = self.client.clone();
-        on_runtime(async move {
+        counted(cancellation, async move {
             let joined = client.join(&code, &display_name).await?;
             Ok(JoinedNeighbourhood { id: joined.neighbourhood_id, name: joined.neighbourhood_name })
         })
@@ -129,13 +268,40 @@ impl SyncEngine {
 
     /// One round within `budget_ms` milliseconds: the short background windows of iOS and Android.
     /// `complete` is false when the budget ran out first.
-    pub async fn sync_once(&self, budget_ms: u64) -> Result<SyncReport, QuartierError> {
+    #[uniffi::method(default(cancellation = None))]
+    pub async fn sync_once(
+        &self,
+        budget_ms: u64,
+        cancellation: Option<Arc<Cancellation>>,
+    ) -> Result<SyncReport, QuartierError> {
         let client = self.client.clone();
-        on_runtime(async move { Ok(client.sync_once(Duration::from_millis(budget_ms)).await?.into()) }).await
+        counted(
+            cancellation,
+            async move { Ok(client.sync_once(Duration::from_millis(budget_ms)).await?.into()) },
+        )
+        .await
     }
 
+    /// The sync status now: what waits to be sent, when a round last completed, why one failed.
     pub fn status(&self) -> SyncStatus {
-        self.client.status().into()
+        current_status(&self.client)
+    }
+
+    /// Observes the sync status: `observer` gets it now, then at every change (a round starting or
+    /// ending, a local write adding to the pending count), until the subscription is cancelled.
+    pub fn observe_status(
+        &self,
+        observer: Arc<dyn SyncStatusObserver>,
+    ) -> Result<Arc<Subscription>, QuartierError> {
+        guard(|| {
+            let relay =
+                Arc::new(StatusRelay { client: self.client.clone(), observer, last: Mutex::new(None) });
+            let listener: Arc<dyn CommitListener> = relay.clone();
+            self.client.store().subscribe(Arc::downgrade(&listener));
+            self.status_relays.lock().unwrap_or_else(|p| p.into_inner()).push(Arc::downgrade(&relay));
+            relay.tell();
+            Ok(Subscription::new(Box::new((listener, relay))))
+        })
     }
 }
 
@@ -150,7 +316,7 @@ mod tests {
         let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
         let engine = SyncEngine::new(q, "http://127.0.0.1:9".into(), secrets).unwrap();
         assert!(!engine.is_registered().unwrap());
-        let result = runtime().unwrap().block_on(engine.sync_once(1_000));
+        let result = runtime().unwrap().block_on(engine.sync_once(1_000, None));
         assert!(matches!(result, Err(QuartierError::NotRegistered { .. })), "{result:?}");
         assert_eq!(engine.status().last_error.as_deref().map(|e| e.contains("register")), Some(true));
     }
@@ -163,8 +329,29 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
         let engine = SyncEngine::new(q, format!("http://127.0.0.1:{port}"), secrets).unwrap();
-        let result = runtime().unwrap().block_on(engine.register());
+        let result = runtime().unwrap().block_on(engine.register(None));
         assert!(matches!(result, Err(QuartierError::Network { .. })), "{result:?}");
+    }
+
+    #[test]
+    fn a_cancelled_call_on_a_silent_server_ends_and_is_no_longer_counted() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quartier::open(dir.path().join("q.db").display().to_string()).unwrap();
+        // Accepts connections (the backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let secrets = file_secret_store(dir.path().join("secrets.json").display().to_string());
+        let engine = SyncEngine::new(q, url, secrets).unwrap();
+        let cancellation = Cancellation::new();
+        let rt = runtime().unwrap();
+        let call = rt.spawn({
+            let cancellation = cancellation.clone();
+            async move { engine.register(Some(cancellation)).await }
+        });
+        cancellation.cancel();
+        let result = rt.block_on(call).unwrap();
+        assert!(matches!(result, Err(QuartierError::Network { .. })), "{result:?}");
+        assert!(cancellation.is_cancelled());
     }
 
     #[test]

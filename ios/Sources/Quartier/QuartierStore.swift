@@ -147,7 +147,7 @@ public final class QuartierStore: @unchecked Sendable {
         try SyncEngine(quartier: core, serverUrl: serverUrl, secrets: secrets)
     }
 
-    private func work<T>(_ body: @escaping (Quartier) throws -> T) async throws -> T {
+    func work<T>(_ body: @escaping (Quartier) throws -> T) async throws -> T {
         let core = self.core
         return try await QuartierStore.run(on: queue) { try body(core) }
     }

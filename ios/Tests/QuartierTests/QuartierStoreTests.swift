@@ -176,10 +176,10 @@ private final class BrokenSecrets: SecretStore, @unchecked Sendable {
     }
 }
 
-private struct TimedOut: Error {}
+struct TimedOut: Error {}
 
 /// Runs `body`, failing if it takes longer than `seconds` (a stream that never yields would hang).
-private func within<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func within<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {

@@ -10,8 +10,26 @@ import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.flow.distinctUntilChanged
 import kotlinx.coroutines.flow.flowOn
+import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.withContext
+import org.quartier.core.BookedPeriod
+import org.quartier.core.ChangeObserver
+import org.quartier.core.Member
+import org.quartier.core.Message
+import org.quartier.core.NotifySettings
+import org.quartier.core.Order
+import org.quartier.core.OrderLineDraft
+import org.quartier.core.OrderStatus
+import org.quartier.core.Product
+import org.quartier.core.ProductDraft
+import org.quartier.core.Rejection
+import org.quartier.core.Role
+import org.quartier.core.Stall
+import org.quartier.core.StallDraft
+import org.quartier.core.ThreadKind
+import org.quartier.core.Topic
 import org.quartier.core.Condition
 import org.quartier.core.Favour
 import org.quartier.core.FavourDraft
@@ -40,6 +58,11 @@ import org.quartier.core.TimeWindow
  * the main thread. Failures are [QuartierException]s: [QuartierException.Refused] when the
  * neighbourhood's rules refuse (its `code` is stable, its `reason` a sentence to show), and the others
  * for bad arguments, storage and network trouble.
+ *
+ * Lists have a live twin, `observeX`, a cold [Flow] that emits the list now and again after every change
+ * that may alter it (a local write or one pulled by sync), never the same list twice in a row, and keeps
+ * only the newest for a slow collector. Collecting starts the observation in the core; cancelling the
+ * collection stops it (see `diagnostics().liveObservations`).
  *
  * Open one per database file and keep it for the life of the app; [close] releases it.
  */
@@ -167,11 +190,226 @@ class QuartierStore private constructor(
     /** How many changes wait to be sent to the server. */
     suspend fun outboxCount(): Long = withContext(io) { core.outboxCount().toLong() }
 
+    // ----- favours -------------------------------------------------------------------------------
+
+    /** "I'll do it" to an ask, or "yes please" to an offer. */
+    suspend fun promiseFavour(neighbourhoodId: String, favourId: String) = on { promiseFavour(neighbourhoodId, favourId) }
+
+    /** The neighbour who promised steps back; the favour is open again. */
+    suspend fun withdrawFromFavour(neighbourhoodId: String, favourId: String) =
+        on { withdrawFromFavour(neighbourhoodId, favourId) }
+
+    /** Either party marks a promised favour as done. */
+    suspend fun completeFavour(neighbourhoodId: String, favourId: String) = on { completeFavour(neighbourhoodId, favourId) }
+
+    /** The one who was helped thanks the one who helped. */
+    suspend fun thankFavour(neighbourhoodId: String, favourId: String, note: String = "") =
+        on { thankFavour(neighbourhoodId, favourId, note) }
+
+    /** The author cancels an open or promised favour. */
+    suspend fun cancelFavour(neighbourhoodId: String, favourId: String) = on { cancelFavour(neighbourhoodId, favourId) }
+
+    // ----- items and loans -----------------------------------------------------------------------
+
+    suspend fun withdrawItem(neighbourhoodId: String, itemId: String) = on { withdrawItem(neighbourhoodId, itemId) }
+
+    suspend fun relistItem(neighbourhoodId: String, itemId: String) = on { relistItem(neighbourhoodId, itemId) }
+
+    /** The owner approves a requested loan; requests overlapping it are declined. */
+    suspend fun approveLoan(neighbourhoodId: String, loanId: String) = on { approveLoan(neighbourhoodId, loanId) }
+
+    suspend fun declineLoan(neighbourhoodId: String, loanId: String, reason: String = "") =
+        on { declineLoan(neighbourhoodId, loanId, reason) }
+
+    /** The borrower cancels a loan not yet handed over. */
+    suspend fun cancelLoan(neighbourhoodId: String, loanId: String) = on { cancelLoan(neighbourhoodId, loanId) }
+
+    suspend fun handOverLoan(neighbourhoodId: String, loanId: String) = on { handOverLoan(neighbourhoodId, loanId) }
+
+    suspend fun returnLoan(neighbourhoodId: String, loanId: String) = on { returnLoan(neighbourhoodId, loanId) }
+
+    /** The periods an item is promised or lent for: a request must avoid them. */
+    suspend fun loanCalendar(neighbourhoodId: String, itemId: String): List<BookedPeriod> =
+        on { loanCalendar(neighbourhoodId, itemId) }
+
+    // ----- members and invitations ---------------------------------------------------------------
+
+    suspend fun members(neighbourhoodId: String, limit: Int = 50, offset: Int = 0): List<Member> =
+        on { members(neighbourhoodId, limit.toUInt(), offset.toUInt()) }
+
+    /** A moderator makes a member a trader, a moderator, or a member again. */
+    suspend fun setRole(neighbourhoodId: String, memberId: String, role: Role) = on { setRole(neighbourhoodId, memberId, role) }
+
+    suspend fun revokeInvitation(neighbourhoodId: String, invitationId: String) =
+        on { revokeInvitation(neighbourhoodId, invitationId) }
+
+    // ----- the market ----------------------------------------------------------------------------
+
+    /** A trader (or a moderator) opens a stall; returns its id. */
+    suspend fun openStall(neighbourhoodId: String, stall: StallDraft): String = on { openStall(neighbourhoodId, stall) }
+
+    suspend fun editStall(neighbourhoodId: String, stallId: String, stall: StallDraft) =
+        on { editStall(neighbourhoodId, stallId, stall) }
+
+    suspend fun stalls(neighbourhoodId: String, limit: Int = 50, offset: Int = 0): List<Stall> =
+        on { stalls(neighbourhoodId, limit.toUInt(), offset.toUInt()) }
+
+    /** Adds a product to a stall; returns its id. */
+    suspend fun addProduct(neighbourhoodId: String, stallId: String, product: ProductDraft): String =
+        on { addProduct(neighbourhoodId, stallId, product) }
+
+    suspend fun products(neighbourhoodId: String, stallId: String, includeRemoved: Boolean = false): List<Product> =
+        on { products(neighbourhoodId, stallId, includeRemoved) }
+
+    suspend fun editProduct(neighbourhoodId: String, productId: String, name: String, unit: String) =
+        on { editProduct(neighbourhoodId, productId, name, unit) }
+
+    suspend fun setPrice(neighbourhoodId: String, productId: String, priceCents: Long) =
+        on { setPrice(neighbourhoodId, productId, priceCents) }
+
+    suspend fun setAvailableToday(neighbourhoodId: String, productId: String, available: Boolean) =
+        on { setAvailableToday(neighbourhoodId, productId, available) }
+
+    /** Sold (negative) or restocked (positive); moves from several devices add up. */
+    suspend fun adjustStock(neighbourhoodId: String, productId: String, delta: Long) =
+        on { adjustStock(neighbourhoodId, productId, delta) }
+
+    /** The trader counted the stock: it is set to [count]. */
+    suspend fun stocktake(neighbourhoodId: String, productId: String, count: Long) =
+        on { stocktake(neighbourhoodId, productId, count) }
+
+    suspend fun removeProduct(neighbourhoodId: String, productId: String) = on { removeProduct(neighbourhoodId, productId) }
+
+    // ----- pre-orders ----------------------------------------------------------------------------
+
+    /** Pre-orders products of one stall, for [pickupDay] or whenever; returns the order's id. */
+    suspend fun placeOrder(
+        neighbourhoodId: String,
+        stallId: String,
+        lines: List<OrderLineDraft>,
+        pickupDay: LocalDate? = null,
+        note: String = "",
+    ): String = on { placeOrder(neighbourhoodId, stallId, lines, pickupDay?.toString(), note) }
+
+    suspend fun confirmOrder(neighbourhoodId: String, orderId: String) = on { confirmOrder(neighbourhoodId, orderId) }
+
+    suspend fun declineOrder(neighbourhoodId: String, orderId: String, reason: String = "") =
+        on { declineOrder(neighbourhoodId, orderId, reason) }
+
+    suspend fun orderReady(neighbourhoodId: String, orderId: String) = on { orderReady(neighbourhoodId, orderId) }
+
+    suspend fun collectOrder(neighbourhoodId: String, orderId: String) = on { collectOrder(neighbourhoodId, orderId) }
+
+    suspend fun cancelOrder(neighbourhoodId: String, orderId: String) = on { cancelOrder(neighbourhoodId, orderId) }
+
+    /** Pre-orders, newest first: of one stall, with one status, or only the person's own ([mine]). */
+    suspend fun orders(
+        neighbourhoodId: String,
+        stallId: String? = null,
+        status: OrderStatus? = null,
+        mine: Boolean = false,
+        limit: Int = 50,
+        offset: Int = 0,
+    ): List<Order> = on { orders(neighbourhoodId, stallId, status, mine, limit.toUInt(), offset.toUInt()) }
+
+    /** What a stall still has to hand over, by pickup day. */
+    suspend fun pendingOrders(neighbourhoodId: String, stallId: String): List<Order> =
+        on { pendingOrders(neighbourhoodId, stallId) }
+
+    // ----- messages and the inbox ----------------------------------------------------------------
+
+    /** Writes in the thread of a favour, a loan or an order; returns the message's id. */
+    suspend fun sendMessage(neighbourhoodId: String, kind: ThreadKind, subjectId: String, body: String): String =
+        on { sendMessage(neighbourhoodId, kind, subjectId, body) }
+
+    suspend fun thread(neighbourhoodId: String, kind: ThreadKind, subjectId: String, limit: Int = 100): List<Message> =
+        on { thread(neighbourhoodId, kind, subjectId, limit.toUInt(), 0u) }
+
+    /** The changes of this device that the server refused, with why, until dismissed. */
+    suspend fun rejections(neighbourhoodId: String): List<Rejection> = on { rejections(neighbourhoodId) }
+
+    suspend fun dismissRejection(seq: ULong) = on { dismissRejection(seq) }
+
+    /** The inbox entries to notify now, each once, none in quiet hours, within the daily budget. */
+    suspend fun notificationsDue(neighbourhoodId: String, settings: NotifySettings): List<InboxEntry> =
+        on { notificationsDue(neighbourhoodId, settings) }
+
+    // ----- live lists --------------------------------------------------------------------------------
+
+    /**
+     * Emits once now, then after every change to one of [topics] (in any neighbourhood of the device);
+     * signals that come while the collector is busy are merged into one. The base of the `observeX`
+     * flows: use it with [Flow.map] for a query of your own.
+     */
+    fun changes(vararg topics: Topic): Flow<Unit> = callbackFlow {
+        val observer = object : ChangeObserver {
+            // Called on the thread that saved the change: only hand the signal over.
+            override fun onChange() {
+                trySend(Unit)
+            }
+        }
+        val subscription = core.observeChanges(topics.toList(), observer)
+        send(Unit)
+        awaitClose {
+            subscription.cancel()
+            subscription.close()
+        }
+    }.buffer(Channel.CONFLATED)
+
+    /** [query] now and after every change to [topics], on [io], never the same answer twice in a row. */
+    fun <T> observe(vararg topics: Topic, query: Quartier.() -> T): Flow<T> =
+        changes(*topics).map { core.query() }.distinctUntilChanged().flowOn(io).buffer(Channel.CONFLATED)
+
+    fun observeItems(neighbourhoodId: String, limit: Int = 50): Flow<List<Item>> =
+        observe(Topic.ITEMS, Topic.LOANS, Topic.MEMBERS) { items(neighbourhoodId, limit.toUInt(), 0u) }
+
+    fun observeLoans(neighbourhoodId: String, itemId: String? = null, status: LoanStatus? = null): Flow<List<Loan>> =
+        observe(Topic.LOANS, Topic.ITEMS, Topic.MEMBERS) { loans(neighbourhoodId, itemId, status, 50u, 0u) }
+
+    fun observeLoanCalendar(neighbourhoodId: String, itemId: String): Flow<List<BookedPeriod>> =
+        observe(Topic.LOANS) { loanCalendar(neighbourhoodId, itemId) }
+
+    fun observeMembers(neighbourhoodId: String): Flow<List<Member>> =
+        observe(Topic.MEMBERS, Topic.FAVOURS) { members(neighbourhoodId, 200u, 0u) }
+
+    fun observeStalls(neighbourhoodId: String): Flow<List<Stall>> =
+        observe(Topic.STALLS, Topic.MEMBERS) { stalls(neighbourhoodId, 200u, 0u) }
+
+    fun observeProducts(neighbourhoodId: String, stallId: String): Flow<List<Product>> =
+        observe(Topic.PRODUCTS) { products(neighbourhoodId, stallId, false) }
+
+    fun observeOrders(
+        neighbourhoodId: String,
+        stallId: String? = null,
+        status: OrderStatus? = null,
+        mine: Boolean = false,
+    ): Flow<List<Order>> = observe(Topic.ORDERS, Topic.PRODUCTS, Topic.STALLS, Topic.MEMBERS) {
+        orders(neighbourhoodId, stallId, status, mine, 50u, 0u)
+    }
+
+    fun observeThread(neighbourhoodId: String, kind: ThreadKind, subjectId: String): Flow<List<Message>> =
+        observe(Topic.MESSAGES, Topic.MEMBERS) { thread(neighbourhoodId, kind, subjectId, 200u, 0u) }
+
+    /** The inbox, live; "today" is taken in [zone]. */
+    fun observeInbox(neighbourhoodId: String, zone: ZoneId = ZoneId.systemDefault()): Flow<List<InboxEntry>> =
+        observe(Topic.INBOX) { inbox(neighbourhoodId, ZonedDateTime.now(zone).offset.totalSeconds / 60) }
+
+    fun observeRejections(neighbourhoodId: String): Flow<List<Rejection>> =
+        observe(Topic.INBOX) { rejections(neighbourhoodId) }
+
+    fun observeSearch(neighbourhoodId: String, text: String, limit: Int = 20): Flow<List<SearchHit>> =
+        observe(Topic.FAVOURS, Topic.ITEMS, Topic.PRODUCTS) { search(neighbourhoodId, text, limit.toUInt()) }
+
     /**
      * A sync engine for this store and the server at [serverUrl], keeping its token in [secrets] (the
      * Keystore on Android). Its functions are already `suspend`; they run on the core's own threads.
      */
     fun syncEngine(serverUrl: String, secrets: SecretStore): SyncEngine = SyncEngine(core, serverUrl, secrets)
 
+    /** A [QuartierSync] for this store and the server at [serverUrl], with its status as a Flow. */
+    fun sync(serverUrl: String, secrets: SecretStore): QuartierSync = QuartierSync(syncEngine(serverUrl, secrets))
+
     override fun close() = core.close()
+
+    private suspend fun <T> on(call: Quartier.() -> T): T = withContext(io) { core.call() }
 }
