@@ -1,0 +1,347 @@
+//! Datasets for the benchmarks: a neighbourhood with its members, favours, items, stalls and products,
+//! built as the rules' own entities and written through the stores' own paths (`Store::write_effects`,
+//! `Store::apply_pulled` on the device; `Tx::put` on the server), each in one transaction.
+//!
+//! Everything is seeded, so two runs measure the same data. Titles are drawn from a word list so that
+//! full-text search has realistic hit counts; places are cells in a square around [`home`]. To add a kind
+//! of data, add a constructor here and a count to [`Counts`].
+
+use quartier_core::domain::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Monday 2 March 2026, 09:00 UTC: the clock of every generated entity.
+pub const T0: i64 = 1_772_442_000_000;
+pub const NID: &str = "bench-town";
+
+const WORDS: &[&str] = &[
+    "drill",
+    "ladder",
+    "raclette",
+    "bike",
+    "plants",
+    "garden",
+    "tomatoes",
+    "radishes",
+    "apples",
+    "bread",
+    "cheese",
+    "honey",
+    "eggs",
+    "soup",
+    "tent",
+    "saw",
+    "hammer",
+    "sewing",
+    "machine",
+    "stroller",
+    "books",
+    "guitar",
+    "piano",
+    "lessons",
+    "moving",
+    "boxes",
+    "van",
+    "paint",
+    "brushes",
+    "tiles",
+    "kitchen",
+    "mixer",
+    "oven",
+    "fridge",
+    "cat",
+    "dog",
+    "walk",
+    "water",
+    "mail",
+    "keys",
+    "shelf",
+    "lamp",
+    "chairs",
+    "table",
+    "party",
+    "projector",
+    "speaker",
+    "camera",
+    "tripod",
+    "skis",
+    "boots",
+    "helmet",
+    "scooter",
+    "pump",
+    "tyre",
+    "chain",
+    "lock",
+    "bag",
+    "basket",
+    "jam",
+    "carrots",
+    "leeks",
+    "onions",
+    "garlic",
+    "herbs",
+    "flowers",
+    "seeds",
+    "compost",
+    "rake",
+    "shovel",
+    "hose",
+    "mower",
+    "hedge",
+    "trimmer",
+    "vacuum",
+    "iron",
+    "board",
+    "games",
+    "puzzle",
+    "lego",
+    "crib",
+    "high",
+    "chair",
+    "toys",
+    "homework",
+    "maths",
+    "french",
+    "english",
+    "computer",
+    "printer",
+    "phone",
+    "repair",
+    "fix",
+    "sew",
+    "knit",
+    "bake",
+    "cook",
+    "clean",
+];
+const CATEGORIES: &[&str] = &["garden", "repairs", "kitchen", "kids", "tools", "sport", "music", "moving"];
+const UNITS: &[&str] = &["kg", "bunch", "piece", "jar", "dozen"];
+
+/// A cell in Paris 11e, around which the neighbourhood lives.
+pub fn home() -> Cell {
+    Cell::from_coordinates(48.8590, 2.3800).unwrap_or(Cell { row: 0, col: 0 })
+}
+
+/// How much to generate.
+#[derive(Clone, Copy, Debug)]
+pub struct Counts {
+    pub members: usize,
+    pub favours: usize,
+    pub items: usize,
+    pub products: usize,
+}
+
+impl Counts {
+    /// About `n` entities in all: 1,000 members, half favours, a quarter items, the rest market.
+    pub fn about(n: usize) -> Counts {
+        let members = 1000.min(n / 4).max(1);
+        let favours = n.saturating_sub(members) / 2;
+        let items = n.saturating_sub(members) / 4;
+        let products = (n.saturating_sub(1 + members + favours + items) * 100) / 101;
+        Counts { members, favours, items, products }
+    }
+
+    pub fn total(&self) -> usize {
+        // + the neighbourhood, + one stall per 100 products.
+        1 + self.members + self.favours + self.items + self.products + self.products.div_ceil(100)
+    }
+}
+
+/// A member's id.
+pub fn member_id(i: usize) -> String {
+    format!("p{i:06}")
+}
+
+fn stamp(i: usize) -> Hlc {
+    Hlc::new(u64::try_from(T0).unwrap_or(0) + i as u64, 0, 7)
+}
+
+/// Generates entities in a fixed order: the neighbourhood, members, favours, items, stalls, products.
+#[derive(Debug)]
+pub struct Generator {
+    rng: StdRng,
+    counts: Counts,
+    next: usize,
+    nid: String,
+}
+
+impl Generator {
+    pub fn new(counts: Counts, seed: u64) -> Generator {
+        Generator::in_neighbourhood(NID, counts, seed)
+    }
+
+    /// Generates the neighbourhood `nid` instead of [`NID`].
+    pub fn in_neighbourhood(nid: &str, counts: Counts, seed: u64) -> Generator {
+        Generator { rng: StdRng::seed_from_u64(seed), counts, next: 0, nid: nid.to_owned() }
+    }
+
+    fn title(&mut self, words: usize) -> String {
+        (0..words).map(|_| WORDS[self.rng.random_range(0..WORDS.len())]).collect::<Vec<_>>().join(" ")
+    }
+
+    fn category(&mut self) -> String {
+        CATEGORIES[self.rng.random_range(0..CATEGORIES.len())].to_owned()
+    }
+
+    /// A cell at most 15 cells (12 km) from home in each direction.
+    pub fn cell(&mut self) -> Cell {
+        let home = home();
+        Cell {
+            row: home.row + self.rng.random_range(0..31) - 15,
+            col: home.col + self.rng.random_range(0..31) - 15,
+        }
+    }
+
+    fn author(&mut self) -> String {
+        member_id(self.rng.random_range(0..self.counts.members.max(1)))
+    }
+
+    fn entity(&mut self, n: usize) -> Entity {
+        let c = self.counts;
+        let at = stamp(n);
+        let nid = self.nid.clone();
+        let stalls = c.products.div_ceil(100);
+        if n == 0 {
+            return Entity::Neighbourhood(Neighbourhood {
+                id: nid,
+                name: "Bench town".into(),
+                description: "A large neighbourhood for benchmarks".into(),
+                cell: Some(home()),
+                created_by: member_id(0),
+                created_at: T0,
+                updated: at,
+            });
+        }
+        let mut i = n - 1;
+        if i < c.members {
+            let cell = Some(self.cell());
+            return Entity::Member(Member {
+                neighbourhood_id: nid,
+                id: member_id(i),
+                display_name: format!("Neighbour {i}"),
+                bio: self.title(6),
+                skills: vec![self.category()],
+                cell,
+                role: if i == 0 { Role::Moderator } else { Role::Member },
+                status: MemberStatus::Active,
+                invited_by: (i > 0).then(|| member_id(0)),
+                joined_at: T0,
+                profile_hlc: at,
+                updated: at,
+            });
+        }
+        i -= c.members;
+        if i < c.favours {
+            let open = self.rng.random_range(0..10) < 8;
+            let (title, details, category, cell) =
+                (self.title(4), self.title(12), self.category(), self.cell());
+            return Entity::Favour(Favour {
+                neighbourhood_id: nid,
+                id: format!("f{i:07}"),
+                author: self.author(),
+                kind: if i % 3 == 0 { FavourKind::Offer } else { FavourKind::Ask },
+                title,
+                details,
+                category,
+                window: None,
+                cell: Some(cell),
+                status: if open { FavourStatus::Open } else { FavourStatus::Cancelled },
+                counterpart: None,
+                thanks_note: None,
+                created_at: T0 + i as i64,
+                updated: at,
+            });
+        }
+        i -= c.favours;
+        if i < c.items {
+            let (title, description, category, cell) =
+                (self.title(3), self.title(10), self.category(), self.cell());
+            return Entity::Item(Item {
+                neighbourhood_id: nid,
+                id: format!("i{i:07}"),
+                owner: self.author(),
+                title,
+                description,
+                category,
+                condition: Condition::Good,
+                deposit_note: "none".into(),
+                cell: Some(cell),
+                withdrawn: false,
+                created_at: T0 + i as i64,
+                updated: at,
+            });
+        }
+        i -= c.items;
+        if i < stalls {
+            let cell = Some(self.cell());
+            return Entity::Stall(Stall {
+                neighbourhood_id: nid,
+                id: format!("s{i:05}"),
+                owner: member_id(i % c.members.max(1)),
+                name: format!("Stall {i}"),
+                market: "Marché d'Aligre".into(),
+                days: vec![2, 6, 7],
+                opens_min: 7 * 60,
+                closes_min: 13 * 60,
+                place: "row B".into(),
+                cell,
+                created_at: T0,
+                updated: at,
+            });
+        }
+        i -= stalls;
+        let stall = i / 100;
+        let name = self.title(2);
+        Entity::Product(Product {
+            neighbourhood_id: nid,
+            id: format!("pr{i:07}"),
+            stall_id: format!("s{stall:05}"),
+            owner: member_id(stall % c.members.max(1)),
+            name,
+            unit: UNITS[i % UNITS.len()].into(),
+            price_cents: self.rng.random_range(50..5000),
+            stock: 100,
+            reserved: 0,
+            available_today: true,
+            removed: false,
+            details_hlc: at,
+            price_hlc: at,
+            available_hlc: at,
+            stocktake_hlc: at,
+            moves: Vec::new(),
+            created_at: T0,
+            updated: at,
+        })
+    }
+
+    /// The next `n` entities (fewer at the end).
+    pub fn batch(&mut self, n: usize) -> Vec<Entity> {
+        let end = (self.next + n).min(self.counts.total());
+        let batch = (self.next..end).map(|i| self.entity(i)).collect();
+        self.next = end;
+        batch
+    }
+
+    /// A word that occurs in titles, for searches.
+    pub fn word(&mut self) -> &'static str {
+        WORDS[self.rng.random_range(0..WORDS.len())]
+    }
+}
+
+/// A favour posted by `author` on this device, as the person would (a local mutation).
+pub fn favour_post(id: &str, rng_title: &str, cell: Cell) -> mutation::FavourPost {
+    mutation::FavourPost {
+        id: id.into(),
+        kind: FavourKind::Ask,
+        title: rng_title.into(),
+        details: "Saturday morning if possible".into(),
+        category: "garden".into(),
+        window: None,
+        cell: Some(cell),
+    }
+}
+
+/// Puts of these entities.
+pub fn puts(entities: Vec<Entity>) -> Vec<Effect> {
+    entities.into_iter().map(|entity| Effect::Put { entity }).collect()
+}

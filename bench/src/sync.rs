@@ -1,0 +1,519 @@
+//! Sync benchmarks: a real sync server on `127.0.0.1:0` (SQLite, or PostgreSQL from
+//! `QUARTIER_TEST_POSTGRES`) and devices talking to it over HTTP.
+//!
+//! - [`initial_sync`]: a fresh device (a child process of its own, so that its peak memory is its own)
+//!   pulls a whole neighbourhood;
+//! - [`week_offline`]: a device's queued mutations pushed as the sync client pushes them;
+//! - [`load`]: many simulated devices pushing and pulling at once.
+//!
+//! Servers are seeded through their own `Tx::put`, one transaction per batch. To add a sync benchmark:
+//! a function here, a row in `report.rs`, a call in `lib.rs`.
+
+use crate::data::{self, Counts, Generator, NID};
+use crate::local::{self, Result};
+use crate::measure::Samples;
+use quartier_core::domain::{Entity, HlcClock, Mutation, Op};
+use quartier_core::store::Durability;
+use quartier_core::sync::protocol::{
+    Outcome, PullResponse, PushRequest, PushResponse, RegisterRequest, RegisterResponse,
+};
+use quartier_core::sync::{FileSecretStore, SyncClient};
+use quartier_server::AnyBackend;
+use quartier_server::storage::{Backend, StorageError};
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The variable naming a PostgreSQL server on which the load test makes a database of its own.
+pub const POSTGRES_VARIABLE: &str = "QUARTIER_TEST_POSTGRES";
+
+/// Where a bench server keeps its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "SQLite",
+            Db::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// A database of its own on the PostgreSQL server, dropped with it.
+#[derive(Debug)]
+struct PgDatabase {
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn create() -> Result<(PgDatabase, String)> {
+        let admin = std::env::var(POSTGRES_VARIABLE).map_err(|_| {
+            format!("{POSTGRES_VARIABLE} is not set: run `eval \"$(bash scripts/postgres.sh)\"`")
+        })?;
+        let name = format!("quartier_bench_{}_{}", std::process::id(), quartier_core::store::system_now_ms());
+        postgres::Client::connect(&admin, postgres::NoTls)?
+            .batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let (base, query) = admin.split_once('?').map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
+        let authority = base.find("://").map_or(0, |at| at + 3);
+        let base = base[authority..].find('/').map_or(base, |slash| &base[..authority + slash]);
+        let url = match query {
+            Some(query) => format!("{base}/{name}?{query}"),
+            None => format!("{base}/{name}"),
+        };
+        Ok((PgDatabase { admin, name }, url))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let dropped = std::thread::scope(|s| {
+            s.spawn(|| {
+                postgres::Client::connect(&self.admin, postgres::NoTls).and_then(|mut c| {
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                })
+            })
+            .join()
+        });
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the bench database {}", self.name);
+        }
+    }
+}
+
+/// A sync server on a loopback port, on its own runtime, until dropped.
+#[derive(Debug)]
+pub struct BenchServer {
+    pub url: String,
+    pub server: quartier_server::Server<AnyBackend>,
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _postgres: Option<PgDatabase>,
+}
+
+impl BenchServer {
+    /// Starts a server with its database in `dir` (SQLite) or on PostgreSQL, on a runtime of its own
+    /// with `workers` threads. Registration is not rate-limited (every simulated device comes from
+    /// 127.0.0.1). Blocking.
+    pub fn start(dir: &Path, db: Db, workers: usize) -> Result<BenchServer> {
+        let (backend, postgres): (AnyBackend, _) = match db {
+            Db::Sqlite => (quartier_server::SqliteBackend::open(&dir.join("server.db"))?.into(), None),
+            Db::Postgres => {
+                let (database, url) = PgDatabase::create()?;
+                let url = quartier_server::PostgresUrl::parse(&url)?;
+                (quartier_server::PostgresBackend::open(&url)?.into(), Some(database))
+            }
+        };
+        let unlimited = NonZeroU32::new(1_000_000).ok_or("zero")?;
+        let config = quartier_server::Config {
+            onboarding_limit: quartier_server::rate_limit::RateLimit {
+                per_minute: unlimited,
+                burst: unlimited,
+            },
+            ..quartier_server::Config::default()
+        };
+        let server = quartier_server::Server::new(backend, config);
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = server.clone();
+        runtime.spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(e) = quartier_server::run(listener, serving, shutdown).await {
+                eprintln!("the bench server stopped: {e}");
+            }
+        });
+        Ok(BenchServer { url, server, runtime: Some(runtime), stop: Some(stop), _postgres: postgres })
+    }
+
+    /// Writes generated entities of `nid` at the next versions, `batch` per transaction. Blocking.
+    pub fn seed(&self, generator: &mut Generator, nid: &str) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let batch = generator.batch(20_000);
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            total += batch.len();
+            self.put_all(nid, &batch)?;
+        }
+    }
+
+    /// Writes entities of `nid` at the next versions, in one transaction. Blocking.
+    pub fn put_all(&self, nid: &str, entities: &[Entity]) -> Result<()> {
+        self.server.backend().write(|tx| -> std::result::Result<(), StorageError> {
+            let mut version = match tx.lock_neighbourhood(nid)? {
+                Some(version) => version,
+                None => {
+                    tx.set_neighbourhood_version(nid, 0)?;
+                    0
+                }
+            };
+            for entity in entities {
+                version += 1;
+                tx.put(entity, version)?;
+            }
+            tx.set_neighbourhood_version(nid, version)
+        })?;
+        Ok(())
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+/// What a device process reports after its initial sync.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DeviceSync {
+    pub entities: usize,
+    pub seconds: f64,
+    pub peak_rss_bytes: u64,
+}
+
+/// The device side of the initial sync, run in a process of its own (`quartier-bench device-sync`):
+/// registers as the neighbourhood's first member, follows it and syncs until caught up.
+pub fn device_sync(server: &str, dir: &Path) -> Result<DeviceSync> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let start = Instant::now();
+    let store = Arc::new(local::open_store(&dir.join("device.db"), Durability::Full)?);
+    let secrets = Arc::new(FileSecretStore::new(dir.join("secrets.json")));
+    let client = SyncClient::new(store.clone(), server, secrets)?;
+    let entities = runtime.block_on(async {
+        client.register().await?;
+        store.follow(NID)?;
+        let mut pulled = 0;
+        loop {
+            let report = client.sync_once(Duration::from_secs(600)).await?;
+            pulled += report.pulled;
+            if report.complete {
+                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(pulled);
+            }
+        }
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(DeviceSync { entities, seconds, peak_rss_bytes: crate::measure::peak_rss_bytes().unwrap_or(0) })
+}
+
+/// Initial sync figures.
+#[derive(Debug, Clone)]
+pub struct InitialSync {
+    pub entities: usize,
+    pub device: DeviceSync,
+    /// Plain rusqlite: the same entities' JSON inserted into one table, pages of 1,000 per transaction.
+    pub baseline: Duration,
+}
+
+/// A neighbourhood of about `n` entities on a SQLite server; a fresh device (process `device_exe`)
+/// pulls it all.
+pub fn initial_sync(dir: &Path, n: usize, device_exe: &Path) -> Result<InitialSync> {
+    let server = BenchServer::start(dir, Db::Sqlite, 2)?;
+    let counts = Counts::about(n);
+    let seeded = server.seed(&mut Generator::new(counts, 11), NID)?;
+    let device_dir = dir.join("device");
+    std::fs::create_dir_all(&device_dir)?;
+    let output = std::process::Command::new(device_exe)
+        .arg("device-sync")
+        .arg(&server.url)
+        .arg(&device_dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        return Err(format!("the device process failed ({})", output.status).into());
+    }
+    let device: DeviceSync = serde_json::from_slice(&output.stdout)?;
+    if device.entities != seeded {
+        return Err(format!("the device pulled {} entities of {seeded}", device.entities).into());
+    }
+    drop(server);
+    // Baseline: the same entities, as JSON rows, into plain SQLite in transactions of 1,000.
+    let mut conn = rusqlite::Connection::open(dir.join("plain-sync.db"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("CREATE TABLE entities (kind TEXT, id TEXT, data TEXT, PRIMARY KEY (kind, id))")?;
+    let mut generator = Generator::new(counts, 11);
+    let mut baseline = Duration::ZERO;
+    loop {
+        let batch = generator.batch(1000);
+        if batch.is_empty() {
+            break;
+        }
+        let rows: Vec<(String, String, String)> = batch
+            .iter()
+            .map(|e| {
+                let key = e.key();
+                (key.kind.as_str().to_owned(), key.id, serde_json::to_string(e).unwrap_or_default())
+            })
+            .collect();
+        let start = Instant::now();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("INSERT INTO entities (kind, id, data) VALUES (?, ?, ?)")?;
+            for (kind, id, json) in &rows {
+                stmt.execute([kind, id, json])?;
+            }
+        }
+        tx.commit()?;
+        baseline += start.elapsed();
+    }
+    Ok(InitialSync { entities: seeded, device, baseline })
+}
+
+/// Back from a week offline: figures of the push.
+#[derive(Debug, Clone)]
+pub struct WeekOffline {
+    pub mutations: usize,
+    /// Every batch pushed over HTTP and acknowledged in the device's store.
+    pub push: Duration,
+    /// Plain rusqlite: the same number of rows inserted, each committed on its own (the server's unit).
+    pub baseline: Duration,
+}
+
+async fn register(http: &reqwest::Client, url: &str, device_id: &str, person_id: &str) -> Result<String> {
+    let request = RegisterRequest { device_id: device_id.into(), person_id: person_id.into() };
+    let response = http.post(format!("{url}/v1/register")).json(&request).send().await?.error_for_status()?;
+    Ok(response.json::<RegisterResponse>().await?.token)
+}
+
+/// `n` favours posted offline, then the outbox pushed in batches of 200 (as the sync client does), each
+/// answer acknowledged in the store; then checks on the server that each was applied exactly once.
+pub fn week_offline(dir: &Path, n: usize) -> Result<WeekOffline> {
+    let server = BenchServer::start(dir, Db::Sqlite, 2)?;
+    server.seed(&mut Generator::new(Counts { members: 100, favours: 0, items: 0, products: 0 }, 3), NID)?;
+    let store = local::open_store(&dir.join("week.db"), Durability::Full)?;
+    crate::local::seed_replica(&store, Counts { members: 100, favours: 0, items: 0, products: 0 }, 3)?;
+    for i in 0..n {
+        store.mutate(NID, data::favour_post(&format!("week{i:06}"), "Help carry boxes", data::home()))?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let http = reqwest::Client::new();
+    let me = local::me();
+    let token = runtime.block_on(register(&http, &server.url, &me.device_id, &me.person_id))?;
+    let start = Instant::now();
+    runtime.block_on(async {
+        loop {
+            let batch = store.pending(200)?;
+            if batch.is_empty() {
+                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(());
+            }
+            let response = http
+                .post(format!("{}/v1/push", server.url))
+                .bearer_auth(&token)
+                .json(&PushRequest { mutations: batch })
+                .send()
+                .await?
+                .error_for_status()?;
+            let answered: PushResponse = response.json().await?;
+            store.acknowledge(&answered.results)?;
+        }
+    })?;
+    let push = start.elapsed();
+    // Exactly once: every seq has one outcome, applied, and the server holds each favour once.
+    let applied = server.server.backend().read(|tx| -> std::result::Result<usize, StorageError> {
+        let mut applied = 0;
+        for seq in 1..=n as u64 {
+            if tx.outcome(&me.device_id, seq)? == Some(Outcome::Applied) {
+                applied += 1;
+            }
+        }
+        Ok(applied)
+    })?;
+    let version = server.server.backend().read(|tx| tx.neighbourhood_version(NID))?.unwrap_or(0);
+    if applied != n || version != 101 + n as u64 {
+        return Err(format!("{applied} of {n} applied; the neighbourhood is at version {version}").into());
+    }
+    drop(server);
+    let mut conn = rusqlite::Connection::open(dir.join("plain-week.db"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("CREATE TABLE entities (kind TEXT, id TEXT, data TEXT, PRIMARY KEY (kind, id))")?;
+    let json = serde_json::to_string(&store.get(&quartier_core::domain::EntityKey::new(
+        NID,
+        quartier_core::domain::EntityKind::Favour,
+        "week000000",
+    ))?)?;
+    let start = Instant::now();
+    for i in 0..n {
+        let tx = conn.transaction()?;
+        tx.prepare_cached("INSERT INTO entities (kind, id, data) VALUES ('favour', ?, ?)")?
+            .execute([format!("week{i:06}"), json.clone()])?;
+        tx.commit()?;
+    }
+    Ok(WeekOffline { mutations: n, push, baseline: start.elapsed() })
+}
+
+/// Server-under-load figures on one database.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub db: Db,
+    pub devices: usize,
+    pub rounds: usize,
+    pub push: Samples,
+    pub pull: Samples,
+    pub elapsed: Duration,
+    /// Mutations the server applied.
+    pub applied: usize,
+}
+
+/// `devices` simulated devices in `devices / 100` neighbourhoods (100 members each, with 1,000
+/// favours), all at once: each pulls its neighbourhood, then `rounds` times pushes one mutation and
+/// pulls what changed. Latencies are measured by the devices, from request to whole answer.
+pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
+    let server = BenchServer::start(dir, db, 2)?;
+    let towns = devices.div_ceil(100);
+    let per_town = devices.div_ceil(towns);
+    for t in 0..towns {
+        let nid = format!("town{t:03}");
+        let counts = Counts { members: per_town, favours: 1000, items: 0, products: 0 };
+        server.seed(&mut Generator::in_neighbourhood(&nid, counts, 20 + t as u64), &nid)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(devices).build()?;
+    let url = server.url.clone();
+    // Registration is set-up, not measured.
+    let tokens: Vec<(String, String, String, String)> = runtime.block_on(async {
+        let mut tokens = Vec::new();
+        for d in 0..devices {
+            let (nid, person) = (format!("town{:03}", d / per_town), data::member_id(d % per_town));
+            let device = format!("load-{d}");
+            // A person is in one town only here: ids of other towns' members are told apart by device.
+            let person = format!("{person}-{}", d / per_town);
+            tokens.push((
+                nid,
+                person.clone(),
+                device.clone(),
+                register(&http, &url, &device, &person).await?,
+            ));
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(tokens)
+    })?;
+    // The members of each town are people p…-town, as registered.
+    for t in 0..towns {
+        let nid = format!("town{t:03}");
+        let mut generator = Generator::in_neighbourhood(
+            &nid,
+            Counts { members: per_town, favours: 0, items: 0, products: 0 },
+            1,
+        );
+        let members: Vec<Entity> = generator
+            .batch(per_town + 1)
+            .into_iter()
+            .skip(1)
+            .map(|mut m| {
+                if let Entity::Member(member) = &mut m {
+                    member.id = format!("{}-{t}", member.id);
+                }
+                m
+            })
+            .collect();
+        server.put_all(&nid, &members)?;
+    }
+    let start = Instant::now();
+    let results = runtime.block_on(async {
+        let tasks: Vec<_> = tokens
+            .into_iter()
+            .map(|(nid, person, device, token)| {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    simulated_device(&http, &url, &nid, &person, &device, &token, rounds).await
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.push(task.await.map_err(|e| e.to_string())?);
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(all)
+    })?;
+    let elapsed = start.elapsed();
+    let (mut push, mut pull, mut applied) = (Samples::new(), Samples::new(), 0);
+    for result in results {
+        let (p, q, a) = result?;
+        push.extend(p);
+        pull.extend(q);
+        applied += a;
+    }
+    drop(runtime);
+    Ok(Load { db, devices, rounds, push, pull, elapsed, applied })
+}
+
+async fn simulated_device(
+    http: &reqwest::Client,
+    url: &str,
+    nid: &str,
+    person: &str,
+    device: &str,
+    token: &str,
+    rounds: usize,
+) -> Result<(Samples, Samples, usize)> {
+    let (mut push, mut pull, mut applied) = (Samples::new(), Samples::new(), 0);
+    let mut clock = HlcClock::new(device);
+    let mut cursor = 0;
+    let pull_all = |cursor: u64| async move {
+        let mut cursor = cursor;
+        let mut timings = Samples::new();
+        loop {
+            let start = Instant::now();
+            let page: PullResponse = http
+                .get(format!("{url}/v1/neighbourhoods/{nid}/pull?after={cursor}"))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            timings.push(start.elapsed());
+            cursor = page.cursor;
+            if !page.more {
+                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>((cursor, timings));
+            }
+        }
+    };
+    let (after, timings) = pull_all(cursor).await?;
+    cursor = after;
+    pull.extend(timings);
+    for round in 0..rounds {
+        let seq = round as u64 + 1;
+        let now = quartier_core::store::system_now_ms();
+        let m = Mutation {
+            neighbourhood_id: nid.into(),
+            author: person.into(),
+            device_id: device.into(),
+            seq,
+            hlc: clock.tick(u64::try_from(now).unwrap_or(0)),
+            op: Op::from(data::favour_post(&format!("{device}-{seq}"), "Lend a ladder", data::home())),
+        };
+        let start = Instant::now();
+        let answer: PushResponse = http
+            .post(format!("{url}/v1/push"))
+            .bearer_auth(token)
+            .json(&PushRequest { mutations: vec![m] })
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        push.push(start.elapsed());
+        applied += answer.results.iter().filter(|r| r.outcome == Outcome::Applied).count();
+        let (after, timings) = pull_all(cursor).await?;
+        cursor = after;
+        pull.extend(timings);
+    }
+    Ok((push, pull, applied))
+}
