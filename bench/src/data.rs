@@ -225,6 +225,7 @@ impl Generator {
                 role: if i == 0 { Role::Moderator } else { Role::Member },
                 status: MemberStatus::Active,
                 invited_by: (i > 0).then(|| member_id(0)),
+                invitation_id: None,
                 joined_at: T0,
                 profile_hlc: at,
                 updated: at,

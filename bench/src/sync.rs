@@ -286,7 +286,7 @@ pub struct WeekOffline {
 }
 
 async fn register(http: &reqwest::Client, url: &str, device_id: &str, person_id: &str) -> Result<String> {
-    let request = RegisterRequest { device_id: device_id.into(), person_id: person_id.into() };
+    let request = RegisterRequest { device_id: device_id.into(), person_id: person_id.into(), token: None };
     let response = http.post(format!("{url}/v1/register")).json(&request).send().await?.error_for_status()?;
     Ok(response.json::<RegisterResponse>().await?.token)
 }
