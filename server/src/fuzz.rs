@@ -13,7 +13,7 @@ use crate::{Config, Server, http};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use quartier_core::sync::protocol::{ErrorBody, RegisterResponse};
+use quartier_core::sync::protocol::{ErrorBody, PushResponse, RegisterResponse};
 use std::path::Path;
 use tower::ServiceExt;
 
@@ -66,6 +66,10 @@ pub struct Answer {
     pub status: StatusCode,
     /// The error's code and sentence, for a 4xx.
     pub error: Option<(String, String)>,
+    /// For a push, the sequence number the server now expects from the harness's device, when the
+    /// answer tells it (after the results of a 200, or the gap of a `409`). Seeded pushes are
+    /// renumbered with it, so that they reach the domain's rules instead of `seq_reused`.
+    pub expected_seq: Option<u64>,
 }
 
 /// The most bytes a fuzz input may have; the server's limit is set just under it, so that 413 is
@@ -149,11 +153,18 @@ impl RequestHarness {
                 "{endpoint:?} answered {status} without a sentence: {:?}",
                 parsed.error.message
             );
-            Some((parsed.error.code, parsed.error.message))
+            Some((parsed.error.code, parsed.error.message, parsed.gap.map(|gap| gap.expected)))
         } else {
             None
         };
-        Answer { status, error }
+        let pushed = matches!(endpoint, Endpoint::Push | Endpoint::PushGzip) && status == StatusCode::OK;
+        let answered = pushed
+            .then(|| serde_json::from_slice::<PushResponse>(&answer).ok())
+            .flatten()
+            .and_then(|push| push.results.iter().map(|r| r.seq).max())
+            .map(|seq| seq.saturating_add(1));
+        let expected_seq = answered.or_else(|| error.as_ref().and_then(|e| e.2));
+        Answer { status, error: error.map(|(code, message, _)| (code, message)), expected_seq }
     }
 
     /// One request through the router, with the JSON content type (and gzip when the path says so).

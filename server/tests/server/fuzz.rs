@@ -30,10 +30,12 @@ fn cases() -> u32 {
 
 #[test]
 fn the_request_corpus_gets_clear_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let harness = RequestHarness::new(dir.path());
     let mut statuses = std::collections::BTreeMap::new();
     for (name, bytes) in corpus("request") {
+        // Each file is a call to a freshly founded server: the pushes all start at the device's second
+        // number, as they would after the founding push.
+        let dir = tempfile::tempdir().unwrap();
+        let harness = RequestHarness::new(dir.path());
         let answer = harness.request(&bytes);
         statuses.insert(name, answer.status);
     }
@@ -67,6 +69,8 @@ fn seeded_mutants_of_every_endpoint_get_clear_answers() {
     let config = Config { cases: cases(), failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[5; 32]));
     let statuses = std::cell::RefCell::new(std::collections::BTreeMap::<u16, u32>::new());
+    // The number the server expects next from the harness's device (the founding push was the first).
+    let next_seq = std::cell::Cell::new(2_u64);
     let strategy = (0..seeds.len(), proptest::collection::vec(any::<u8>(), 0..16), any::<u8>());
     runner
         .run(&strategy, |(seed, choices, endpoint)| {
@@ -75,8 +79,12 @@ fn seeded_mutants_of_every_endpoint_get_clear_answers() {
             if endpoint % 8 == 0 {
                 target = Endpoint::of(endpoint / 8);
             }
-            let body = mutate(value, &choices);
+            let value = renumbered(value, next_seq.get());
+            let body = mutate(&value, &choices);
             let answer = harness.send(target, &body);
+            if let Some(expected) = answer.expected_seq {
+                next_seq.set(expected);
+            }
             *statuses.borrow_mut().entry(answer.status.as_u16()).or_default() += 1;
             Ok(())
         })
@@ -86,6 +94,20 @@ fn seeded_mutants_of_every_endpoint_get_clear_answers() {
     // Both kinds of answer were reached: calls that went through, and clear refusals.
     assert!(statuses.get(&200).is_some_and(|n| *n > cases() / 20), "{statuses:?}");
     assert!(statuses.get(&400).is_some_and(|n| *n > cases() / 20), "{statuses:?}");
+}
+
+/// A push body whose mutations are numbered from `next` on, as the device would number them; other
+/// bodies as they are.
+fn renumbered(value: &serde_json::Value, next: u64) -> serde_json::Value {
+    let mut value = value.clone();
+    if let Some(list) = value.get_mut("mutations").and_then(serde_json::Value::as_array_mut) {
+        for (m, seq) in list.iter_mut().zip(next..) {
+            if let Some(m) = m.as_object_mut().filter(|m| m.contains_key("seq")) {
+                m.insert("seq".to_owned(), seq.into());
+            }
+        }
+    }
+    value
 }
 
 #[test]
