@@ -1,7 +1,7 @@
 //! Making invitations: the device draws a secret code, keeps it for the inviter to pass on, and records
 //! only its hash in the replica (and so on the server). Whoever has the code can join, once per use.
 
-use super::error::Result;
+use super::error::{Result, StoreError};
 use super::{Applied, Store, new_id};
 use crate::domain::hash_code;
 use crate::domain::mutation::InvitationCreate;
@@ -18,9 +18,12 @@ pub struct NewInvitation {
     pub code: String,
 }
 
-/// Draws a fresh invitation code from the operating system's random source.
-pub fn draw_code() -> String {
-    let bytes = uuid::Uuid::new_v4().into_bytes();
+/// Draws a fresh invitation code: 80 bits (ten bytes) from the operating system's random source, as
+/// sixteen letters of five bits each.
+pub fn draw_code() -> Result<String> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes[6..])
+        .map_err(|e| StoreError::Io { context: "drawing an invitation code", detail: e.to_string() })?;
     let mut bits = u128::from_be_bytes(bytes);
     let mut code = String::with_capacity(19);
     for i in 0..16 {
@@ -30,14 +33,14 @@ pub fn draw_code() -> String {
         code.push(char::from(ALPHABET[(bits & 31) as usize]));
         bits >>= 5;
     }
-    code
+    Ok(code)
 }
 
 impl Store {
     /// Invites newcomers to a neighbourhood: `max_uses` people may join with the code until
     /// `valid_for_ms` from now.
     pub fn invite(&self, neighbourhood_id: &str, max_uses: u32, valid_for_ms: i64) -> Result<NewInvitation> {
-        let code = draw_code();
+        let code = draw_code()?;
         let invitation_id = new_id();
         let applied = self.mutate(
             neighbourhood_id,
@@ -59,11 +62,28 @@ mod tests {
 
     #[test]
     fn codes_are_readable_and_distinct() {
-        let a = draw_code();
-        let b = draw_code();
+        let a = draw_code().unwrap();
+        let b = draw_code().unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 19);
         assert!(a.chars().all(|c| c == '-' || ALPHABET.contains(&(c as u8))), "{a}");
         assert_eq!(normalise_code(&a.to_lowercase().replace('-', " ")), a);
+    }
+
+    /// Every one of the sixteen letters carries five random bits: over many codes each position takes
+    /// all 32 values (a code cut from a UUID would have fixed bits at its version and variant).
+    #[test]
+    fn every_letter_of_a_code_is_random() {
+        let mut seen = [[false; 32]; 16];
+        for _ in 0..2_000 {
+            let code = draw_code().unwrap().replace('-', "");
+            for (i, c) in code.bytes().enumerate() {
+                let value = ALPHABET.iter().position(|a| *a == c).unwrap();
+                seen[i][value] = true;
+            }
+        }
+        for (i, values) in seen.iter().enumerate() {
+            assert!(values.iter().all(|v| *v), "letter {i} never took some values: {values:?}");
+        }
     }
 }
