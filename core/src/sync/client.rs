@@ -230,6 +230,21 @@ async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
     if status == reqwest::StatusCode::UNAUTHORIZED {
         return Err(SyncError::Unauthorized);
     }
+    if status.is_redirection() {
+        let to = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("elsewhere");
+        return Err(SyncError::Server {
+            status: status.as_u16(),
+            code: "redirect".to_owned(),
+            message: format!(
+                "The sync server's address answers with a redirect to {to}. Quartier follows no redirect, so that \
+                 changes go only where you chose: set the server's address to the one it should be."
+            ),
+        });
+    }
     let body = response.text().await.unwrap_or_default();
     let (code, message) = match serde_json::from_str::<ErrorBody>(&body) {
         Ok(body) => (body.error.code, body.error.message),
@@ -265,6 +280,9 @@ impl SyncClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("quartier/", env!("CARGO_PKG_VERSION")))
+            // The sync API never redirects: following one could carry a push (a 307 resends its body) to
+            // an address the person never chose. A redirect is answered as an error that names it.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(offline)?;
         let pending = store.pending_count()?;
