@@ -11,7 +11,8 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Why a call failed. Kotlin: `QuartierException.Refused(code, reason)` and so on; Swift:
-/// `QuartierError.Refused(code:reason:)`.
+/// `QuartierError.Refused(code:reason:)`; a storage problem is `QuartierException.Storage(problem, reason)`
+/// and `QuartierError.Storage(problem:reason:)`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum QuartierError {
     /// The neighbourhood's rules refused the action; nothing was saved. `code` is stable and
@@ -25,9 +26,10 @@ pub enum QuartierError {
     /// The thing asked for does not exist on this device.
     #[error("{reason}")]
     NotFound { reason: String },
-    /// The local database or the secret store cannot be used (damaged, full, locked, read-only).
+    /// The local database or the secret store cannot be used; `problem` says which way, so that the
+    /// app can offer the right way out (free space, close another program, restore a backup…).
     #[error("{reason}")]
-    Storage { reason: String },
+    Storage { problem: StorageProblem, reason: String },
     /// The server cannot be reached or is busy: the changes are kept and sent later.
     #[error("{reason}")]
     Network { reason: String },
@@ -39,7 +41,34 @@ pub enum QuartierError {
     Internal { reason: String },
 }
 
+/// What is wrong with the device's storage, in [`QuartierError::Storage`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum StorageProblem {
+    /// The storage is full: free some space and try again. Nothing was saved.
+    Full,
+    /// The database file or its folder cannot be written (read-only storage, permissions).
+    ReadOnly,
+    /// Another program holds the database locked: close it and try again.
+    Locked,
+    /// The database file is damaged or is not a Quartier database: restore a backup or start afresh.
+    Damaged,
+    /// The database file cannot be opened at all (a missing folder, permissions).
+    CannotOpen,
+    /// The storage failed to read or write (a failing card, storage removed).
+    Failing,
+    /// The database was written by a newer version of Quartier: update the app.
+    NewerVersion,
+    /// The secret store (Keychain, Keystore, the secrets file) failed.
+    Secrets,
+    /// Anything else the database reported.
+    Other,
+}
+
 impl QuartierError {
+    pub(crate) fn storage(problem: StorageProblem, reason: impl Into<String>) -> QuartierError {
+        QuartierError::Storage { problem, reason: reason.into() }
+    }
+
     pub(crate) fn invalid(reason: impl Into<String>) -> QuartierError {
         QuartierError::Invalid { reason: reason.into() }
     }
@@ -69,15 +98,19 @@ impl From<StoreError> for QuartierError {
             }
             StoreError::NotFound(reason) => QuartierError::NotFound { reason },
             StoreError::Invalid(reason) => QuartierError::Invalid { reason },
-            e @ (StoreError::Corrupt { .. }
-            | StoreError::ReadOnly { .. }
-            | StoreError::CannotOpen { .. }
-            | StoreError::Locked { .. }
-            | StoreError::DiskFull { .. }
-            | StoreError::Io { .. }
-            | StoreError::NewerSchema { .. }
-            | StoreError::Sqlite { .. }
-            | StoreError::Data { .. }) => QuartierError::Storage { reason: e.to_string() },
+            e => {
+                let problem = match &e {
+                    StoreError::DiskFull { .. } => StorageProblem::Full,
+                    StoreError::ReadOnly { .. } => StorageProblem::ReadOnly,
+                    StoreError::Locked { .. } => StorageProblem::Locked,
+                    StoreError::Corrupt { .. } => StorageProblem::Damaged,
+                    StoreError::CannotOpen { .. } => StorageProblem::CannotOpen,
+                    StoreError::Io { .. } => StorageProblem::Failing,
+                    StoreError::NewerSchema { .. } => StorageProblem::NewerVersion,
+                    _ => StorageProblem::Other,
+                };
+                QuartierError::storage(problem, e.to_string())
+            }
         }
     }
 }
@@ -97,7 +130,7 @@ impl From<SyncError> for QuartierError {
             }
             // A server address or a device link code the person typed that cannot be used.
             SyncError::BadAddress(reason) | SyncError::BadLink(reason) => QuartierError::Invalid { reason },
-            e @ SyncError::Secrets(_) => QuartierError::Storage { reason: e.to_string() },
+            e @ SyncError::Secrets(_) => QuartierError::storage(StorageProblem::Secrets, e.to_string()),
             e @ SyncError::Protocol(_) => QuartierError::Internal { reason: e.to_string() },
         }
     }
@@ -192,6 +225,35 @@ mod tests {
             QuartierError::Refused { code: "overlap".into(), reason: "The drill is already lent.".into() }
         );
         assert_eq!(error.to_string(), "The drill is already lent.");
+    }
+
+    #[test]
+    fn storage_errors_say_which_problem_with_the_core_sentence() {
+        let cases = [
+            (StoreError::DiskFull { context: "saving a favour" }, StorageProblem::Full),
+            (StoreError::ReadOnly { path: "q.db".into(), detail: "EROFS".into() }, StorageProblem::ReadOnly),
+            (StoreError::Locked { context: "saving a favour" }, StorageProblem::Locked),
+            (
+                StoreError::Corrupt { path: "q.db".into(), detail: "not a database".into() },
+                StorageProblem::Damaged,
+            ),
+            (
+                StoreError::CannotOpen { path: "q.db".into(), detail: "no folder".into() },
+                StorageProblem::CannotOpen,
+            ),
+            (StoreError::Io { context: "reading", detail: "EIO".into() }, StorageProblem::Failing),
+            (StoreError::NewerSchema { found: 9, supported: 6 }, StorageProblem::NewerVersion),
+        ];
+        for (error, problem) in cases {
+            let sentence = error.to_string();
+            assert_eq!(QuartierError::from(error), QuartierError::Storage { problem, reason: sentence });
+        }
+        let secrets =
+            SyncError::Secrets(quartier_core::sync::secrets::SecretError("the Keychain is locked".into()));
+        assert!(matches!(
+            QuartierError::from(secrets),
+            QuartierError::Storage { problem: StorageProblem::Secrets, .. }
+        ));
     }
 
     #[test]

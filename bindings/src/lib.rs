@@ -30,7 +30,7 @@ mod quartier;
 mod records;
 mod sync;
 
-pub use error::QuartierError;
+pub use error::{QuartierError, StorageProblem};
 pub use logging::{LogLevel, LogRecord, LogSink, remove_log_sink, set_log_sink};
 pub use observe::{ChangeObserver, Diagnostics, Subscription, Topic, diagnostics};
 pub use quartier::{FavoursObserver, Quartier};

@@ -64,7 +64,7 @@ impl SecretStore for FileSecrets {
 }
 
 fn secret_error(error: SecretError) -> QuartierError {
-    QuartierError::Storage { reason: error.to_string() }
+    QuartierError::storage(crate::error::StorageProblem::Secrets, error.to_string())
 }
 
 /// The shell's secret store, as the core's sync client asks for it.

@@ -36,7 +36,7 @@ public final class KeychainSecretStore: SecretStore, @unchecked Sendable {
         switch status {
         case errSecSuccess:
             guard let data = item as? Data, let value = String(data: data, encoding: .utf8) else {
-                throw QuartierError.Storage(reason: "the Keychain holds something unreadable for \(key)")
+                throw QuartierError.Storage(problem: .secrets, reason: "the Keychain holds something unreadable for \(key)")
             }
             return value
         case errSecItemNotFound:
@@ -73,7 +73,7 @@ public final class KeychainSecretStore: SecretStore, @unchecked Sendable {
 
     private func failure(_ doing: String, _ status: OSStatus) -> QuartierError {
         let message = SecCopyErrorMessageString(status, nil) as String? ?? "status \(status)"
-        return QuartierError.Storage(reason: "the Keychain failed while \(doing) a secret: \(message)")
+        return QuartierError.Storage(problem: .secrets, reason: "the Keychain failed while \(doing) a secret: \(message)")
     }
 }
 #endif

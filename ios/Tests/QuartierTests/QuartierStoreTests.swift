@@ -116,7 +116,8 @@ final class QuartierStoreTests: XCTestCase {
         do {
             _ = try engine.isRegistered()
             XCTFail("a failing secret store was not reported")
-        } catch QuartierError.Storage(let reason) {
+        } catch QuartierError.Storage(let problem, let reason) {
+            XCTAssertEqual(problem, .secrets)
             XCTAssertTrue(reason.contains("the Keychain is locked"), reason)
         }
         XCTAssertEqual(broken.asked, 1)
@@ -164,7 +165,7 @@ private final class BrokenSecrets: SecretStore, @unchecked Sendable {
         lock.lock()
         count += 1
         lock.unlock()
-        throw QuartierError.Storage(reason: "the Keychain is locked")
+        throw QuartierError.Storage(problem: .secrets, reason: "the Keychain is locked")
     }
 
     func set(key: String, value: String) throws {

@@ -59,8 +59,12 @@ final class StorageFaultsTests: XCTestCase {
         try await store.favours(in: nid, limit: 200).map(\.title).sorted()
     }
 
-    private func storageReason(_ error: Error) -> String? {
-        if case QuartierError.Storage(let reason) = error { return reason }
+    /// The sentence of a storage error of the expected kind; nil for any other error.
+    private func storageReason(_ error: Error, _ expected: StorageProblem) -> String? {
+        if case QuartierError.Storage(let problem, let reason) = error {
+            XCTAssertEqual(problem, expected, reason)
+            return problem == expected ? reason : nil
+        }
         return nil
     }
 
@@ -89,7 +93,7 @@ final class StorageFaultsTests: XCTestCase {
                 break
             }
         }
-        let reason = try XCTUnwrap(failure.flatMap(storageReason), "not a storage error: \(String(describing: failure))")
+        let reason = try XCTUnwrap(failure.flatMap { storageReason($0, .full) }, "not a storage error: \(String(describing: failure))")
         XCTAssertTrue(reason.contains("full") && reason.contains("free some space"), reason)
         let listed = try await titles(store, nid)
         XCTAssertEqual(listed.count, saved, "exactly the favours reported saved")
@@ -112,7 +116,7 @@ final class StorageFaultsTests: XCTestCase {
             _ = try await QuartierStore.open(path: database)
             XCTFail("opened for writing on read-only storage")
         } catch {
-            let reason = try XCTUnwrap(storageReason(error), "not a storage error: \(error)")
+            let reason = try XCTUnwrap(storageReason(error, .readOnly), "not a storage error: \(error)")
             XCTAssertTrue(reason.contains("cannot be written") && reason.contains(database), reason)
         }
 
@@ -153,7 +157,7 @@ final class StorageFaultsTests: XCTestCase {
             try await ask(store, nid, 1)
             XCTFail("saved while another program holds the lock")
         } catch {
-            let reason = try XCTUnwrap(storageReason(error), "not a storage error: \(error)")
+            let reason = try XCTUnwrap(storageReason(error, .locked), "not a storage error: \(error)")
             XCTAssertTrue(reason.contains("locked by another program"), reason)
         }
         let listed = try await titles(store, nid)

@@ -32,6 +32,7 @@ import org.quartier.core.LogRecord
 import org.quartier.core.QuartierException
 import org.quartier.core.SearchKind
 import org.quartier.core.SecretStore
+import org.quartier.core.StorageProblem
 import org.quartier.core.fileSecretStore
 
 /** The Kotlin shell over the real Rust library and a real database in a temporary folder. */
@@ -172,7 +173,7 @@ class QuartierStoreTest {
         val broken = object : SecretStore {
             override fun get(key: String): String? {
                 asked.add(key)
-                throw QuartierException.Storage("the keystore is locked")
+                throw QuartierException.Storage(StorageProblem.SECRETS, "the keystore is locked")
             }
 
             override fun set(key: String, value: String) = throw IllegalStateException("not expected")
@@ -181,6 +182,7 @@ class QuartierStoreTest {
         }
         val engine = store.syncEngine("http://127.0.0.1:9", broken)
         val failure = assertThrows<QuartierException.Storage> { engine.isRegistered() }
+        assertEquals(StorageProblem.SECRETS, failure.problem)
         assertTrue(failure.reason.contains("the keystore is locked"), failure.reason)
         assertEquals(1, asked.size)
     }

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.quartier.core.QuartierException
+import org.quartier.core.StorageProblem
 
 /**
  * Disk and I/O errors through the Kotlin shell: a full disk, read-only storage and a database locked by
@@ -90,6 +91,7 @@ class StorageFaultsTest {
                 }
             }
         }
+        assertEquals(StorageProblem.FULL, full.problem, full.reason)
         assertTrue(full.reason.contains("full") && full.reason.contains("free some space"), full.reason)
         assertEquals(saved, titles(store, nid).size, "exactly the favours reported saved")
 
@@ -109,6 +111,7 @@ class StorageFaultsTest {
         }
         assertTrue(run("mount", "-o", "remount,ro", dir.toString()))
         val readOnly = assertThrows<QuartierException.Storage> { runBlocking { QuartierStore.open(database()) } }
+        assertEquals(StorageProblem.READ_ONLY, readOnly.problem, readOnly.reason)
         assertTrue(readOnly.reason.contains("cannot be written") && readOnly.reason.contains(database()), readOnly.reason)
 
         assertTrue(run("mount", "-o", "remount,rw", dir.toString()))
@@ -132,6 +135,7 @@ class StorageFaultsTest {
         try {
             assertEquals("locked", holder.inputStream.bufferedReader().readLine())
             val locked = assertThrows<QuartierException.Storage> { runBlocking { ask(store, nid, 1) } }
+            assertEquals(StorageProblem.LOCKED, locked.problem, locked.reason)
             assertTrue(locked.reason.contains("locked by another program"), locked.reason)
             assertEquals(listOf("Favour 0"), titles(store, nid), "nothing was saved, and reads go on")
         } finally {

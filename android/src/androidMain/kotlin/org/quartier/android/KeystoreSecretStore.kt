@@ -10,6 +10,7 @@ import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
 import javax.crypto.spec.GCMParameterSpec
 import org.quartier.core.QuartierException
+import org.quartier.core.StorageProblem
 import org.quartier.core.SecretStore
 
 /**
@@ -73,7 +74,7 @@ class KeystoreSecretStore(
             throw e
         } catch (e: Exception) {
             // The exception's class only: its message could quote what was being sealed.
-            throw QuartierException.Storage("the Android Keystore failed while $doing a secret (${e.javaClass.simpleName})")
+            throw QuartierException.Storage(StorageProblem.SECRETS, "the Android Keystore failed while $doing a secret (${e.javaClass.simpleName})")
         }
     }
 
