@@ -58,6 +58,7 @@ impl Confirmed {
                 cursor: to,
                 checkpoint: self.version,
                 more: to < self.version,
+                answered_seq: None,
             });
             from = to;
         }
