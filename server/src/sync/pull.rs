@@ -15,9 +15,9 @@
 //! Every page also says up to which sequence number the server has answered the calling device
 //! (`answered_seq`), read in the page's snapshot: a push commits a mutation's effects and the device's
 //! last answered number together, so on the last page the state the device has pulled holds every one
-//! of its mutations up to that number. A device whose push answer was lost learns from it not to
-//! replay those on top (see `core/src/store/sync_state.rs`). Only the caller's own number is
-//! given, never another device's, even of the same person.
+//! of its mutations of this neighbourhood up to that number. A device whose push answer was lost
+//! learns from it not to replay those on top (see `core/src/store/sync_state.rs`). Only the caller's
+//! own number is given, never another device's, even of the same person.
 
 use crate::error::Error;
 use crate::storage::Backend;
