@@ -279,7 +279,7 @@ fn pages(counts: Counts, seed: u64, first_version: u64, page_size: usize) -> Vec
                 Change { version, effect }
             })
             .collect();
-        pages.push(PullResponse { changes, cursor: version, checkpoint: 0, more: true });
+        pages.push(PullResponse { changes, cursor: version, checkpoint: 0, more: true, answered_seq: None });
     }
     for page in &mut pages {
         page.checkpoint = version;

@@ -1,63 +1,88 @@
 //! The device's half of sync, against a real SQLite file: answers to a push, pages of a pull, and the
 //! rebase of pending mutations on the confirmed state. The confirmed state comes from the rules' own
-//! in-memory replica, numbered the way the server numbers its changes; the end-to-end tests in `tests/`
-//! run the same stories against the real server.
+//! in-memory replica, numbered the way the server numbers its changes (one counter per neighbourhood)
+//! and answering a mutation pushed again with its first outcome, like the server; the end-to-end tests
+//! in `tests/` run the same stories against the real server.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
-use quartier_core::store::{Identity, Store, StoreOptions};
+use quartier_core::store::{Applied, Identity, Store, StoreOptions};
 use quartier_core::sync::protocol::{Change, MutationResult, Outcome, PullResponse};
 use std::collections::BTreeMap;
 use tempfile::TempDir;
 
-/// The confirmed state, as the server keeps it: the rules' replica, and the version of each entity.
+/// The confirmed state, as the server keeps it: the rules' replica, the version of each entity, each
+/// neighbourhood's version, and the outcome of every device's mutation.
 struct Confirmed {
     state: MemoryState,
     versions: BTreeMap<EntityKey, (u64, Effect)>,
-    version: u64,
+    version: BTreeMap<String, u64>,
+    outcomes: BTreeMap<(String, u64), Outcome>,
 }
 
 impl Confirmed {
     fn new() -> Confirmed {
-        Confirmed { state: MemoryState::new(), versions: BTreeMap::new(), version: 0 }
+        Confirmed {
+            state: MemoryState::new(),
+            versions: BTreeMap::new(),
+            version: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+        }
     }
 
+    /// Applies a mutation once; pushed again, it gets its first outcome again.
     fn apply(&mut self, m: &Mutation) -> Outcome {
-        match self.state.apply(m, i64::try_from(m.hlc.wall_ms()).unwrap()) {
+        let id = (m.device_id.clone(), m.seq);
+        if let Some(outcome) = self.outcomes.get(&id) {
+            return outcome.clone();
+        }
+        assert_eq!(m.seq, self.answered(&m.device_id) + 1, "a device's mutations come in order");
+        let outcome = match self.state.apply(m, i64::try_from(m.hlc.wall_ms()).unwrap()) {
             Ok(effects) => {
-                self.version += 1;
+                let version = self.version.entry(m.neighbourhood_id.clone()).or_default();
+                *version += 1;
                 for effect in effects {
-                    self.versions.insert(effect.key(), (self.version, effect));
+                    self.versions.insert(effect.key(), (*version, effect));
                 }
                 Outcome::Applied
             }
             Err(ApplyError::Rejected(r)) => Outcome::Rejected { code: r.code, message: r.message },
             Err(e) => panic!("{e}"),
-        }
+        };
+        self.outcomes.insert(id, outcome.clone());
+        outcome
     }
 
-    /// Everything after `after`, in one page or in pages of `per_page` versions.
-    fn pages(&self, after: u64, per_page: u64) -> Vec<PullResponse> {
+    /// The last of the device's sequence numbers answered (0 if none).
+    fn answered(&self, device_id: &str) -> u64 {
+        self.outcomes.keys().filter(|(device, _)| device == device_id).map(|(_, seq)| *seq).max().unwrap_or(0)
+    }
+
+    /// Everything of `nid` after `after`, in one page or in pages of `per_page` versions, as `device_id`
+    /// pulls them.
+    fn pages(&self, nid: &str, device_id: &str, after: u64, per_page: u64) -> Vec<PullResponse> {
         let mut changes: Vec<Change> = self
             .versions
-            .values()
-            .filter(|(v, _)| *v > after)
-            .map(|(version, effect)| Change { version: *version, effect: effect.clone() })
+            .iter()
+            .filter(|(key, (v, _))| key.neighbourhood_id == nid && *v > after)
+            .map(|(_, (version, effect))| Change { version: *version, effect: effect.clone() })
             .collect();
         changes.sort_by_key(|c| c.version);
+        let checkpoint = self.version.get(nid).copied().unwrap_or(0);
         let mut pages = Vec::new();
         let mut from = after;
-        while from < self.version {
-            let to = (from + per_page).min(self.version);
+        while from < checkpoint {
+            let to = (from + per_page).min(checkpoint);
             let page: Vec<Change> =
                 changes.iter().filter(|c| c.version > from && c.version <= to).cloned().collect();
             pages.push(PullResponse {
                 changes: page,
                 cursor: to,
-                checkpoint: self.version,
-                more: to < self.version,
+                checkpoint,
+                more: to < checkpoint,
+                answered_seq: Some(self.answered(device_id)),
             });
             from = to;
         }
@@ -87,8 +112,17 @@ fn push(store: &Store, server: &mut Confirmed) -> Vec<MutationResult> {
 }
 
 fn pull(store: &Store, server: &Confirmed, nid: &str, per_page: u64) {
-    for page in server.pages(store.sync_cursor(nid).unwrap(), per_page) {
+    let device_id = &store.identity().device_id;
+    for page in server.pages(nid, device_id, store.sync_cursor(nid).unwrap(), per_page) {
         store.apply_pulled(nid, &page).unwrap();
+    }
+}
+
+/// Pushes the pending mutations to the server, whose answer is lost on the way: the device hears
+/// nothing.
+fn push_and_lose_the_answer(store: &Store, server: &mut Confirmed) {
+    for m in store.pending(100).unwrap() {
+        server.apply(&m);
     }
 }
 
@@ -99,27 +133,26 @@ fn product(store: &Store, nid: &str, id: &str) -> Product {
     }
 }
 
-/// Tom (a moderator, so he may keep a stall) with a stall and radishes, synced on his phone and tablet.
-fn market(dir: &TempDir) -> (Store, Store, Confirmed) {
-    let phone = device(dir, "phone", "tom");
-    let tablet = device(dir, "tablet", "tom");
-    let mut server = Confirmed::new();
-    phone
+/// Tom founds neighbourhood `nid` (as a moderator he may keep a stall there) and opens a stall
+/// with a product, on this device: pending until pushed.
+fn open_market(store: &Store, nid: &str, product_id: &str, stock: i64) {
+    store
         .mutate(
-            "n1",
+            nid,
             NeighbourhoodCreate {
-                name: "Aligre".into(),
+                name: format!("Market {nid}"),
                 description: String::new(),
                 cell: None,
                 display_name: "Tom".into(),
             },
         )
         .unwrap();
-    phone
+    let stall_id = format!("stall-{nid}");
+    store
         .mutate(
-            "n1",
+            nid,
             StallOpen {
-                id: "s1".into(),
+                id: stall_id.clone(),
                 name: "Les Vergers".into(),
                 market: "Aligre".into(),
                 days: vec![6],
@@ -130,20 +163,28 @@ fn market(dir: &TempDir) -> (Store, Store, Confirmed) {
             },
         )
         .unwrap();
-    phone
+    store
         .mutate(
-            "n1",
+            nid,
             ProductAdd {
-                id: "radish".into(),
-                stall_id: "s1".into(),
+                id: product_id.into(),
+                stall_id,
                 name: "Radis".into(),
                 unit: "bunch".into(),
                 price_cents: 150,
-                stock: 10,
+                stock,
                 available_today: true,
             },
         )
         .unwrap();
+}
+
+/// Tom (a moderator, so he may keep a stall) with a stall and radishes, synced on his phone and tablet.
+fn market(dir: &TempDir) -> (Store, Store, Confirmed) {
+    let phone = device(dir, "phone", "tom");
+    let tablet = device(dir, "tablet", "tom");
+    let mut server = Confirmed::new();
+    open_market(&phone, "n1", "radish", 10);
     push(&phone, &mut server);
     pull(&phone, &server, "n1", 100);
     tablet.follow("n1").unwrap();
@@ -235,7 +276,7 @@ fn an_interrupted_pull_resumes_from_its_last_page() {
     }
     push(&phone, &mut server);
     latecomer.follow("n1").unwrap();
-    let pages = server.pages(0, 2);
+    let pages = server.pages("n1", "late-device", 0, 2);
     assert!(pages.len() > 2);
     latecomer.apply_pulled("n1", &pages[0]).unwrap();
     latecomer.apply_pulled("n1", &pages[1]).unwrap();
@@ -264,4 +305,155 @@ fn a_price_changed_on_both_devices_ends_at_the_newest_everywhere() {
     pull(&tablet, &server, "n1", 100);
     assert_eq!(product(&tablet, "n1", "radish").price_cents, 200, "the tablet's own older edit gave way");
     assert_eq!(product(&phone, "n1", "radish"), product(&tablet, "n1", "radish"));
+}
+
+fn adjust(id: &str, delta: i64) -> ProductAdjustStock {
+    ProductAdjustStock { id: id.into(), delta }
+}
+
+fn applied(mutations: &[&Applied]) -> Vec<MutationResult> {
+    mutations.iter().map(|a| MutationResult { seq: a.mutation.seq, outcome: Outcome::Applied }).collect()
+}
+
+#[test]
+fn a_change_applied_by_the_server_whose_answer_was_lost_counts_once() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    // Tom restocks 5 on the phone; the server applies it, but its answer is lost on the way.
+    let restock = phone.mutate("n1", adjust("radish", 5)).unwrap();
+    push_and_lose_the_answer(&phone, &mut server);
+    // Meanwhile the tablet sells 1 and syncs, and the phone sells 2 (not pushed yet).
+    tablet.mutate("n1", adjust("radish", -1)).unwrap();
+    push(&tablet, &mut server);
+    let sale = phone.mutate("n1", adjust("radish", -2)).unwrap();
+    assert_eq!(product(&phone, "n1", "radish").stock, 13);
+
+    // The phone pulls, in pages of one version. The last page says the server had answered the phone
+    // up to the restock: it is in the confirmed state (10 + 5 - 1) and is not replayed on top; the
+    // sale, numbered after it, is.
+    pull(&phone, &server, "n1", 1);
+    let radish = product(&phone, "n1", "radish");
+    assert_eq!(radish.stock, 12, "the restock counted once: {radish:?}");
+    assert_eq!(radish.moves.iter().filter(|m| m.hlc == restock.mutation.hlc).count(), 1, "{radish:?}");
+    assert!(radish.moves.iter().any(|m| m.hlc == sale.mutation.hlc), "the pending sale is replayed");
+    assert_eq!(phone.pending_count().unwrap(), 2, "both still wait for their answer");
+
+    // Later rebases leave it out too: a pull with news from the tablet (it sells 10: 4 left)...
+    pull(&tablet, &server, "n1", 100);
+    tablet.mutate("n1", adjust("radish", -10)).unwrap();
+    push(&tablet, &mut server);
+    pull(&phone, &server, "n1", 100);
+    assert_eq!(product(&phone, "n1", "radish").stock, 2, "4 confirmed, the pending sale of 2 on top");
+    // ... and a rollback: the tablet sells 1 more (3 left), and the phone, not knowing it, sells its
+    // last 2, which the server refuses (1 left after the first sale). Pushed again, the restock gets
+    // its recorded answer; the first sale is applied.
+    tablet.mutate("n1", adjust("radish", -1)).unwrap();
+    push(&tablet, &mut server);
+    let refused = phone.mutate("n1", adjust("radish", -2)).unwrap();
+    let results = push(&phone, &mut server);
+    assert_eq!(&results[..2], &applied(&[&restock, &sale])[..]);
+    assert_eq!(results[2].seq, refused.mutation.seq);
+    assert!(matches!(&results[2].outcome, Outcome::Rejected { code: Code::InsufficientStock, .. }));
+    // The first sale is applied but not pulled yet, so the rollback replays it; the restock was pulled
+    // already, so it is not replayed with it: 4 - 2.
+    assert_eq!(product(&phone, "n1", "radish").stock, 2, "{:?}", product(&phone, "n1", "radish"));
+    assert_eq!(phone.pending_count().unwrap(), 0);
+
+    pull(&phone, &server, "n1", 100);
+    pull(&tablet, &server, "n1", 100);
+    assert_eq!(product(&phone, "n1", "radish"), product(&tablet, "n1", "radish"));
+    // 10 + 5 - 1 - 10 - 1 - 2: the server applied the restock once, and so does every device.
+    assert_eq!(product(&tablet, "n1", "radish").stock, 1);
+    let moves = product(&phone, "n1", "radish").moves;
+    assert_eq!(moves.iter().filter(|m| m.hlc == restock.mutation.hlc).count(), 1, "{moves:?}");
+}
+
+#[test]
+fn pending_changes_of_a_neighbourhood_not_pulled_yet_are_still_replayed() {
+    let dir = TempDir::new().unwrap();
+    let (phone, _tablet, mut server) = market(&dir);
+    // Tom's second market, in another neighbourhood, synced.
+    open_market(&phone, "n2", "leek", 4);
+    push(&phone, &mut server);
+    pull(&phone, &server, "n2", 100);
+    // Offline, he restocks leeks (n2), then radishes (n1); the server applies both, the answers are lost.
+    let leeks = phone.mutate("n2", adjust("leek", 3)).unwrap();
+    let radishes = phone.mutate("n1", adjust("radish", 5)).unwrap();
+    assert!(leeks.mutation.seq < radishes.mutation.seq);
+    push_and_lose_the_answer(&phone, &mut server);
+
+    // The pull of n1 says the server answered both numbers. The radish restock is in n1's confirmed
+    // state: not replayed. The leek restock is not in what the phone has pulled of n2 yet: still
+    // replayed, or it would vanish from the phone until n2 is pulled.
+    pull(&phone, &server, "n1", 100);
+    assert_eq!(product(&phone, "n1", "radish").stock, 15);
+    assert_eq!(product(&phone, "n2", "leek").stock, 7);
+    // Once n2 is pulled, it holds the leek restock once as well.
+    pull(&phone, &server, "n2", 100);
+    assert_eq!(product(&phone, "n2", "leek").stock, 7);
+    assert_eq!(product(&phone, "n1", "radish").stock, 15);
+    assert_eq!(phone.pending_count().unwrap(), 2);
+
+    // The next push gets both answers again; nothing moves, and the next pulls change nothing.
+    assert_eq!(push(&phone, &mut server), applied(&[&leeks, &radishes]));
+    assert_eq!(phone.pending_count().unwrap(), 0);
+    assert_eq!(product(&phone, "n2", "leek").stock, 7);
+    assert_eq!(product(&phone, "n1", "radish").stock, 15);
+    pull_both(&phone, &server);
+    assert_eq!(product(&phone, "n2", "leek").stock, 7);
+    assert_eq!(product(&phone, "n1", "radish").stock, 15);
+}
+
+/// Pulls both neighbourhoods of the phone.
+fn pull_both(phone: &Store, server: &Confirmed) {
+    for nid in ["n1", "n2"] {
+        pull(phone, server, nid, 100);
+    }
+}
+
+#[test]
+fn a_change_answered_after_the_pull_was_read_stays_until_the_next_pull() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    tablet.mutate("n1", adjust("radish", -1)).unwrap();
+    push(&tablet, &mut server);
+    // A pull of the phone is read by the server (the tablet's sale in it)...
+    let device_id = phone.identity().device_id.clone();
+    let pages = server.pages("n1", &device_id, phone.sync_cursor("n1").unwrap(), 100);
+    // ... then another client of the same store pushes the phone's restock, and hears the answer...
+    phone.mutate("n1", adjust("radish", 5)).unwrap();
+    push(&phone, &mut server);
+    // ... and then the pull's pages arrive: they do not hold the restock (answered after they were
+    // read), so it stays on the phone, to be settled by the next pull.
+    for page in &pages {
+        phone.apply_pulled("n1", page).unwrap();
+    }
+    assert_eq!(product(&phone, "n1", "radish").stock, 14, "10 - 1 confirmed, the restock kept on top");
+    pull(&phone, &server, "n1", 100);
+    assert_eq!(product(&phone, "n1", "radish").stock, 14);
+    pull(&tablet, &server, "n1", 100);
+    assert_eq!(product(&phone, "n1", "radish"), product(&tablet, "n1", "radish"));
+}
+
+#[test]
+fn a_server_that_does_not_say_what_it_answered_is_pulled_as_before() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    phone.mutate("n1", adjust("radish", -3)).unwrap();
+    tablet.mutate("n1", adjust("radish", 10)).unwrap();
+    push(&tablet, &mut server);
+    let device_id = phone.identity().device_id.clone();
+    for mut page in server.pages("n1", &device_id, phone.sync_cursor("n1").unwrap(), 1) {
+        page.answered_seq = None;
+        phone.apply_pulled("n1", &page).unwrap();
+    }
+    // The pending sale is replayed on the restock: 10 + 10 - 3.
+    assert_eq!(product(&phone, "n1", "radish").stock, 17);
+    push(&phone, &mut server);
+    for mut page in server.pages("n1", &device_id, phone.sync_cursor("n1").unwrap(), 100) {
+        page.answered_seq = None;
+        phone.apply_pulled("n1", &page).unwrap();
+    }
+    assert_eq!(product(&phone, "n1", "radish").stock, 17);
+    assert_eq!(phone.pending_count().unwrap(), 0);
 }

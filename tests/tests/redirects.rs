@@ -2,6 +2,8 @@
 //! push's body to the new address, token and all if the host stayed the same) gets a typed error that
 //! names the redirect, and the other address is never contacted.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use quartier_core::store::{Identity, Store, StoreOptions};
 use quartier_core::sync::{FileSecretStore, SyncClient, SyncError};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! Calls whose answer is lost on the way, asked again by the device, with a real server behind a fault
-//! proxy that holds the answer and then closes the connection: registering, joining. The server has
-//! committed each time; the device, which never heard it, asks again and must get the same result,
-//! not a refusal that strands it.
+//! proxy that holds the answer and then closes the connection: registering, joining, pushing. The
+//! server has committed each time; the device, which never heard it, asks again and must get the same
+//! result, not a refusal that strands it. A push applied whose answer was lost must not count twice
+//! on the device when a pull brings its effects before the answer.
 //!
 //! And pushes the server stops at a hole in the device's numbers (`409 seq_gap`) or at a number it
 //! answered already for another change (`409 seq_reused`): a hole the device left itself is filled;
@@ -115,6 +116,98 @@ async fn a_join_whose_answer_was_lost_is_asked_again_and_joins_once() {
     assert_eq!(member.status, MemberStatus::Active);
     alice.sync().await;
     assert_eq!(bob.shared_replica("aligre"), alice.shared_replica("aligre"));
+}
+
+/// Tom's stock of radishes, as his device shows it.
+fn radishes(device: &Device) -> Product {
+    match device.store.get(&EntityKey::new("aligre", EntityKind::Product, "radish")).unwrap() {
+        Some(Entity::Product(product)) => product,
+        other => panic!("no radishes: {other:?}"),
+    }
+}
+
+/// A trader's restock reaches the server, but the push's answer is lost, and a pull of the same
+/// device brings the stock with the restock in it before the device has heard that answer (the pull
+/// of another round, by the background client of the same database, was on its way). The restock
+/// shows once, not once confirmed and once more replayed on top; the next sync gets the answer again
+/// and settles it; the server applied it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restock_whose_answer_was_lost_shows_once_when_a_pull_brings_it() {
+    let server = TestServer::start().await;
+    let tom = Device::new(&server, "tom").await;
+    tom.act("aligre", found("Aligre", "Tom")).unwrap();
+    tom.act(
+        "aligre",
+        StallOpen {
+            id: "stall".into(),
+            name: "Les Vergers".into(),
+            market: "Aligre".into(),
+            days: vec![6],
+            opens_min: 480,
+            closes_min: 780,
+            place: String::new(),
+            cell: None,
+        },
+    )
+    .unwrap();
+    tom.act(
+        "aligre",
+        ProductAdd {
+            id: "radish".into(),
+            stall_id: "stall".into(),
+            name: "Radis".into(),
+            unit: "bunch".into(),
+            price_cents: 150,
+            stock: 10,
+            available_today: true,
+        },
+    )
+    .unwrap();
+    tom.sync().await;
+
+    // A round of the background client: nothing to push, and its pull held on the way to the server.
+    let proxy = FaultProxy::start(&server.url, 1, Faults::NONE).await.unwrap();
+    let held_pull = proxy.pause("/v1/neighbourhoods/aligre/pull", PausePoint::BeforeForward);
+    let background = tom.client_via(&proxy.url);
+    let round = tokio::spawn(async move { background.sync_once(Duration::from_secs(30)).await });
+    held_pull.reached.await.unwrap();
+    // Meanwhile Tom restocks 5, and the app's client pushes it: the server applies it, and the answer
+    // is lost on the way back.
+    let restock = tom.act("aligre", ProductAdjustStock { id: "radish".into(), delta: 5 }).unwrap().mutation;
+    assert_eq!(radishes(&tom).stock, 15);
+    let lost = lose_the_next_answer(&proxy, "/v1/push").await;
+    let error = tom.client_via(&proxy.url).sync_once(Duration::from_secs(30)).await.unwrap_err();
+    lost.await.unwrap();
+    assert!(error.is_transient(), "{error:?}");
+    assert_eq!(server.outcome("tom-device", restock.seq), Some(Outcome::Applied));
+    assert_eq!(tom.store.pending_count().unwrap(), 1, "the device has not heard the answer");
+
+    // The held pull goes on, read after the push: its page holds the restock, and says that the
+    // server answered the device up to it.
+    held_pull.resume.send(Resume::Go).unwrap();
+    let report = round.await.unwrap().unwrap();
+    assert!(report.complete && report.pulled > 0, "{report:?}");
+    let shown = radishes(&tom);
+    assert_eq!(shown.stock, 15, "the restock counted once: {shown:?}");
+    assert_eq!(shown.moves.iter().filter(|m| m.hlc == restock.hlc).count(), 1, "{shown:?}");
+    assert_eq!(tom.store.pending_count().unwrap(), 1, "still waiting for its answer");
+
+    // The next sync pushes it again and gets the recorded answer; nothing moves.
+    let report = tom.sync().await;
+    assert_eq!((report.pushed, report.rejected.len()), (1, 0), "{report:?}");
+    assert_eq!(tom.store.pending_count().unwrap(), 0);
+    assert_eq!(radishes(&tom).stock, 15);
+    tom.sync().await;
+    // The server applied it once, and the device holds exactly what the server holds.
+    let Some(Entity::Product(on_server)) =
+        server.entity(&EntityKey::new("aligre", EntityKind::Product, "radish"))
+    else {
+        panic!("no radishes on the server");
+    };
+    assert_eq!(on_server.stock, 15);
+    assert_eq!(on_server.moves.iter().filter(|m| m.hlc == restock.hlc).count(), 1, "{on_server:?}");
+    assert_eq!(radishes(&tom), on_server);
+    assert_eq!(tom.replica("aligre"), server.visible_to("aligre", "tom"));
 }
 
 fn found(name: &str, display_name: &str) -> NeighbourhoodCreate {

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_read_indexes.sql"),
     include_str!("migrations/004_sync.sql"),
     include_str!("migrations/005_settled.sql"),
+    include_str!("migrations/006_answered.sql"),
 ];
 
 /// The version a fresh database gets.

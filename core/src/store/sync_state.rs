@@ -14,6 +14,16 @@
 //! - The rebase resets every entity a pending mutation touched to its confirmed state, then replays the
 //!   pending mutations in order with the same rules. A mutation the rules now refuse stays pending with no
 //!   local effect: the server has the last word, and its answer reaches the person either way.
+//! - A pending mutation may already be in the confirmed state: the server applied it but its answer was
+//!   lost on the way. Replaying it would count it twice (a restock of 5 showing 10). So the last page
+//!   of a pull says up to which of this device's numbers the server had answered (`answered_seq`, read
+//!   with the page); the pending mutations of that neighbourhood numbered up to it are marked
+//!   `answered` and no rebase replays them again. They stay in the outbox until pushed again: the
+//!   server answers them again from what it recorded, and they leave it as usual (an applied one needs
+//!   no `settled` row: its effects are pulled already). Pending mutations of other neighbourhoods, and
+//!   those numbered after `answered_seq`, are replayed as before. Likewise only the `settled`
+//!   mutations numbered up to `answered_seq` are in the state pulled; later ones (answered to another
+//!   client of this store after the pull was read) are kept for the next pull.
 
 use super::error::{Result, StoreError};
 use super::rows::{self, SqlView};
@@ -156,12 +166,12 @@ fn rebase(conn: &Connection, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<
             None => rows::delete(conn, key)?,
         }
     }
-    let pending: Vec<(i64, String)> = {
+    let pending: Vec<(i64, String, bool)> = {
         let mut stmt = conn
-            .prepare_cached("SELECT seq, mutation FROM outbox ORDER BY seq")
+            .prepare_cached("SELECT seq, mutation, answered FROM outbox ORDER BY seq")
             .map_err(StoreError::sqlite("reading the outbox"))?;
         let rows = stmt
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .map_err(StoreError::sqlite("reading the outbox"))?;
         rows.collect::<Result<_, _>>().map_err(StoreError::sqlite("reading the outbox"))?
     };
@@ -180,7 +190,15 @@ fn rebase(conn: &Connection, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<
         rows::write_effects(conn, &effects)?;
         kinds.extend(effects.iter().map(|e| e.key().kind));
     }
-    for (seq, json) in pending {
+    for (seq, json, answered) in pending {
+        if answered {
+            // Answered by the server, and pulled: the confirmed state holds its effects already (or
+            // the server refused it). Not replayed, so it has no local effect left to reset.
+            conn.prepare_cached("UPDATE outbox SET touched = '[]' WHERE seq = ?")
+                .and_then(|mut stmt| stmt.execute([seq]))
+                .map_err(StoreError::sqlite("updating the outbox"))?;
+            continue;
+        }
         let m: Mutation = serde_json::from_str(&json).map_err(StoreError::data("outbox entry"))?;
         let effects = match domain::apply(&SqlView(conn), &m, now) {
             Ok(effects) => effects,
@@ -260,18 +278,20 @@ impl Store {
             let mut rolled_back = BTreeSet::new();
             let mut last_acked = 0_u64;
             for result in results {
-                let row: Option<(String, String, String, String)> = conn
+                let row: Option<(String, String, String, String, bool)> = conn
                     .query_row(
-                        "SELECT neighbourhood_id, name, mutation, touched FROM outbox WHERE seq = ?",
+                        "SELECT neighbourhood_id, name, mutation, touched, answered FROM outbox WHERE seq = ?",
                         [seq_sql(result.seq)],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
                     )
                     .optional()
                     .map_err(StoreError::sqlite("reading the outbox"))?;
-                let Some((nid, name, mutation, touched)) = row else { continue };
+                let Some((nid, name, mutation, touched, answered)) = row else { continue };
                 last_acked = last_acked.max(result.seq);
                 let keys: Vec<EntityKey> = serde_json::from_str(&touched).map_err(StoreError::data("outbox keys"))?;
                 match &result.outcome {
+                    // Its effects came with a pull already (see `apply_pulled`): nothing to settle.
+                    Outcome::Applied if answered => report.applied += 1,
                     Outcome::Applied => {
                         report.applied += 1;
                         conn.execute(
@@ -360,7 +380,9 @@ impl Store {
     }
 
     /// Stores one page of a pull and its cursor in one transaction. When the page is the last one
-    /// (`more` is false) the pending mutations are rebased on the new confirmed state.
+    /// (`more` is false) the pending mutations are rebased on the new confirmed state, except those of
+    /// this neighbourhood that the server had answered already (numbered up to `page.answered_seq`):
+    /// their effects are in it.
     pub fn apply_pulled(&self, neighbourhood_id: &str, page: &PullResponse) -> Result<()> {
         let now = self.now_ms();
         let kinds = self.write_tx("saving pulled changes", |conn, clock| {
@@ -414,15 +436,44 @@ impl Store {
             clock.observe(newest);
             set_meta(conn, "clock", &clock.last().to_string())?;
             if !page.more {
-                // The confirmed state now holds what the server applied: those are not replayed again.
-                conn.execute("DELETE FROM settled WHERE neighbourhood_id = ?", [neighbourhood_id])
-                    .map_err(StoreError::sqlite("saving pulled changes"))?;
+                // The confirmed state now holds what the server had answered when it read this page:
+                // those mutations are not replayed again, whether their answer came or not.
+                let still_settling = match page.answered_seq {
+                    Some(answered) => {
+                        let answered = seq_sql(answered);
+                        conn.execute(
+                            "UPDATE outbox SET answered = 1 WHERE neighbourhood_id = ? AND seq <= ?",
+                            params![neighbourhood_id, answered],
+                        )
+                        .map_err(StoreError::sqlite("saving pulled changes"))?;
+                        conn.execute(
+                            "DELETE FROM settled WHERE neighbourhood_id = ? AND seq <= ?",
+                            params![neighbourhood_id, answered],
+                        )
+                        .map_err(StoreError::sqlite("saving pulled changes"))?;
+                        conn.query_row(
+                            "SELECT EXISTS (SELECT 1 FROM settled WHERE neighbourhood_id = ?)",
+                            [neighbourhood_id],
+                            |row| row.get::<_, bool>(0),
+                        )
+                        .map_err(StoreError::sqlite("saving pulled changes"))?
+                    }
+                    // A server that does not say (an older one): everything applied before the pull.
+                    None => {
+                        conn.execute("DELETE FROM settled WHERE neighbourhood_id = ?", [neighbourhood_id])
+                            .map_err(StoreError::sqlite("saving pulled changes"))?;
+                        false
+                    }
+                };
                 let settled = settling_keys(conn, neighbourhood_id)?;
                 if !pending.is_empty() || !settled.is_empty() {
                     kinds.extend(rebase(conn, settled, now)?);
                 }
-                conn.execute("DELETE FROM settling WHERE neighbourhood_id = ?", [neighbourhood_id])
-                    .map_err(StoreError::sqlite("saving pulled changes"))?;
+                // Applied after the page was read: still to be reset by the next pull, with their keys.
+                if !still_settling {
+                    conn.execute("DELETE FROM settling WHERE neighbourhood_id = ?", [neighbourhood_id])
+                        .map_err(StoreError::sqlite("saving pulled changes"))?;
+                }
             }
             Ok(kinds)
         })?;

@@ -498,7 +498,10 @@ impl SyncClient {
             report.pushed += ack.applied + ack.rejected.len();
             report.rejected.extend(ack.rejected);
         }
-        // Pull: each neighbourhood, page by page, each page stored with its cursor.
+        // Pull: each neighbourhood, page by page, each page stored with its cursor. The last page also
+        // says up to which number the server has answered this device, so that the store does not
+        // replay a mutation whose answer was lost (another client of this store pushed it while this
+        // pull was on its way, say) on top of a state that holds it already.
         for neighbourhood in self.store.followed()? {
             loop {
                 if Instant::now() >= deadline {

@@ -155,12 +155,20 @@ pub struct Change {
 /// A page of changes after the device's cursor. The device stores the changes and `cursor` together,
 /// then asks again from `cursor` while `more` is true; when `more` is false it has caught up with
 /// `checkpoint`, the version the server had when this page was read.
+///
+/// `answered_seq` is the highest of the calling device's sequence numbers that the server had answered
+/// when this page was read (0 if none), read in the same snapshot as the page: on the last page, the
+/// confirmed state holds the effects of every mutation of this device numbered up to it (or the server
+/// refused it). A mutation whose answer was lost on the way is still pending on the device, and must
+/// not be replayed on top of a state that holds it already. Absent from servers that predate it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PullResponse {
     pub changes: Vec<Change>,
     pub cursor: u64,
     pub checkpoint: u64,
     pub more: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_seq: Option<u64>,
 }
 
 /// What a failed call answers, with a 4xx or 5xx status.
@@ -220,5 +228,30 @@ mod tests {
         // A device of the first version sends no token, and the request still reads.
         let legacy: RegisterRequest = serde_json::from_str(r#"{"device_id":"d","person_id":"p"}"#).unwrap();
         assert_eq!(legacy.token, None);
+    }
+
+    #[test]
+    fn a_pull_page_reads_with_or_without_the_answered_seq() {
+        // From a server that predates `answered_seq`.
+        let old: PullResponse =
+            serde_json::from_str(r#"{"changes":[],"cursor":7,"checkpoint":7,"more":false}"#).unwrap();
+        assert_eq!(old.answered_seq, None);
+        assert!(!serde_json::to_string(&old).unwrap().contains("answered_seq"), "left out when unknown");
+        let new = PullResponse { answered_seq: Some(3), ..old };
+        let json = serde_json::to_string(&new).unwrap();
+        assert!(json.contains(r#""answered_seq":3"#), "{json}");
+        assert_eq!(serde_json::from_str::<PullResponse>(&json).unwrap(), new);
+        // And a device of the previous version reads it, ignoring the field: `PullResponse` takes
+        // unknown fields, so it must never get `deny_unknown_fields`.
+        #[derive(Deserialize)]
+        struct PreviousPullResponse {
+            changes: Vec<Change>,
+            cursor: u64,
+            checkpoint: u64,
+            more: bool,
+        }
+        let previous: PreviousPullResponse = serde_json::from_str(&json).unwrap();
+        assert!(previous.changes.is_empty());
+        assert_eq!((previous.cursor, previous.checkpoint, previous.more), (7, 7, false));
     }
 }

@@ -143,6 +143,9 @@ pub trait Tx {
     /// that two pushes of one device are answered one after the other. `None` if there is no device.
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>>;
     fn set_last_seq(&self, device_id: &str, seq: u64) -> Result<()>;
+    /// The last sequence number answered for a device, without a lock (for a pull, in its snapshot).
+    /// `None` if there is no device.
+    fn last_seq(&self, device_id: &str) -> Result<Option<u64>>;
     /// Remembers the answer to a device's mutation, to give it again if the mutation comes again, with
     /// the mutation's clock stamp (`hlc`, as text) to know it again.
     fn record_outcome(

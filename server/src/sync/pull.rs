@@ -11,6 +11,13 @@
 //! member. When the page reaches the end, `cursor` is the checkpoint itself, so that changes the
 //! member may not read are not scanned again on the next pull. To make a kind private, give it readers
 //! in `storage::index`; nothing here changes.
+//!
+//! Every page also says up to which sequence number the server has answered the calling device
+//! (`answered_seq`), read in the page's snapshot: a push commits a mutation's effects and the device's
+//! last answered number together, so on the last page the state the device has pulled holds every one
+//! of its mutations of this neighbourhood up to that number. A device whose push answer was lost
+//! learns from it not to replay those on top (see `core/src/store/sync_state.rs`). Only the caller's
+//! own number is given, never another device's, even of the same person.
 
 use crate::error::Error;
 use crate::storage::Backend;
@@ -55,16 +62,19 @@ pub fn pull<B: Backend>(
                 )));
             }
         }
+        let answered_seq = tx.last_seq(&device.device_id)?;
         let mut changes = tx.changes_after(neighbourhood_id, after, reader, limit)?;
         let last = match changes.last() {
             Some(last) if changes.len() >= limit as usize => last.version,
-            _ => return Ok(PullResponse { changes, cursor: checkpoint, checkpoint, more: false }),
+            _ => {
+                return Ok(PullResponse { changes, cursor: checkpoint, checkpoint, more: false, answered_seq });
+            }
         };
         // The page is full: finish its last version, whatever the limit.
         changes.retain(|change| change.version != last);
         changes.extend(tx.changes_at(neighbourhood_id, last, reader)?);
         let more = tx.has_changes_after(neighbourhood_id, last, reader)?;
         let cursor = if more { last } else { checkpoint };
-        Ok(PullResponse { changes, cursor, checkpoint, more })
+        Ok(PullResponse { changes, cursor, checkpoint, more, answered_seq })
     })
 }

@@ -742,6 +742,93 @@ async fn concurrent_pushes_never_hide_a_change_from_a_concurrent_puller(db: Db) 
     assert_eq!(favours as u64, total);
 }
 
+/// Every page of a pull says up to which number the server has answered the device that pulls (so
+/// that a device whose push answer was lost does not replay those mutations on top): its own number,
+/// never another device's, not even one of the same person's.
+async fn a_pull_says_up_to_which_number_the_server_answered_the_puller(db: Db) {
+    let server = TestServer::start(db).await;
+    let h = hood(&server).await;
+    let (mut mona, tom, nid) = (h.mona, h.tom, h.nid);
+    // Mona founded the neighbourhood, made an invitation and gave Tom his role: numbers 1 to 3.
+    assert_eq!(server.pull_page(&mona, &nid, 0, None).await.answered_seq, Some(3));
+    // Tom joined (a join is not one of his numbered mutations) and pushed nothing.
+    assert_eq!(server.pull_page(&tom, &nid, 0, None).await.answered_seq, Some(0));
+    // A refused mutation is answered too.
+    server.act(&mut mona, &nid, ask("f-1", "Water my plants")).await;
+    server.refused(&mut mona, &nid, ask("f-1", "Feed my cat")).await;
+    // On every page of a pull in pages, the last one included, and in the JSON as `answered_seq`.
+    let pages = server.catch_up(&mona, &mut Replica::new(&nid), Some(1)).await;
+    assert!(pages.len() > 2, "{pages:?}");
+    assert!(pages.iter().all(|page| page.answered_seq == Some(5)), "{pages:?}");
+    let raw = server.pull(&mona, &nid, 0, None).await.text().await.unwrap();
+    assert!(raw.contains(r#""answered_seq":5"#), "{raw}");
+    assert_eq!(server.pull_page(&tom, &nid, 0, None).await.answered_seq, Some(0), "not Mona's number");
+
+    // Mona's tablet has numbers of its own: none answered yet, then its first.
+    let response = server
+        .http
+        .post(server.url("/v1/devices"))
+        .bearer_auth(&mona.token)
+        .json(&AddDeviceRequest { device_id: "mona-tablet".into() })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let added: RegisterResponse = response.json().await.unwrap();
+    let mut tablet = Phone::new("mona", "mona-tablet", &added.token);
+    assert_eq!(server.pull_page(&tablet, &nid, 0, None).await.answered_seq, Some(0));
+    server.act(&mut tablet, &nid, ask("f-2", "Walk my dog")).await;
+    assert_eq!(server.pull_page(&tablet, &nid, 0, None).await.answered_seq, Some(1));
+    assert_eq!(server.pull_page(&mona, &nid, 0, None).await.answered_seq, Some(5));
+}
+
+/// `answered_seq` is read in the snapshot of the page: at the end of each pull, the changes of every
+/// mutation of the device numbered up to it have been pulled, while the same device pushes.
+async fn the_answered_number_agrees_with_the_pulled_changes_while_the_device_pushes(db: Db) {
+    const EACH: u64 = 40;
+    let server = TestServer::start(db).await;
+    let h = hood(&server).await;
+    let (tom, nid) = (h.tom, h.nid);
+    let start = server.pull_page(&tom, &nid, 0, Some(MAX_PULL_LIMIT)).await.checkpoint;
+    let server = Arc::new(server);
+    let pusher = {
+        let (server, nid, mut tom) = (Arc::clone(&server), nid.clone(), tom.clone());
+        tokio::spawn(async move {
+            for _ in 0..EACH {
+                let id = format!("f-tom-{}", tom.seq + 1);
+                server.act(&mut tom, &nid, ask(&id, "Help")).await;
+            }
+        })
+    };
+    let (mut cursor, mut seen, mut answered, mut pulls_while_pushing) =
+        (start, std::collections::BTreeSet::new(), 0, 0);
+    loop {
+        let pushing = !pusher.is_finished();
+        let page = server.pull_page(&tom, &nid, cursor, Some(2)).await;
+        cursor = page.cursor;
+        seen.extend(page.changes.iter().map(|c| c.effect.key().id));
+        let page_answered = page.answered_seq.unwrap();
+        assert!(page_answered >= answered, "the answered number went back: {page_answered} < {answered}");
+        answered = page_answered;
+        if page.more {
+            continue;
+        }
+        for seq in 1..=answered {
+            assert!(
+                seen.contains(&format!("f-tom-{seq}")),
+                "answered up to {answered}, but f-tom-{seq} not pulled"
+            );
+        }
+        if !pushing {
+            break;
+        }
+        pulls_while_pushing += 1;
+    }
+    pusher.await.unwrap();
+    assert_eq!(answered, EACH, "the last pull, after the last push, has them all");
+    assert!(pulls_while_pushing > 0, "Tom pulled while he pushed");
+}
+
 /// Pushes each mutation in a call of its own: each must be applied.
 async fn push_one_by_one(server: &TestServer, phone: &Phone, mutations: Vec<Mutation>) {
     for m in mutations {
@@ -907,4 +994,6 @@ on_both_backends!(
     two_servers_over_one_database_serve_one_neighbourhood,
     registrations_at_once_of_one_device_or_one_person_make_one_device,
     a_registration_whose_answer_was_lost_is_asked_again_with_the_same_token,
+    a_pull_says_up_to_which_number_the_server_answered_the_puller,
+    the_answered_number_agrees_with_the_pulled_changes_while_the_device_pushes,
 );

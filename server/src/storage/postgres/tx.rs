@@ -217,6 +217,15 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    fn last_seq(&self, device_id: &str) -> Result<Option<u64>> {
+        if !storable(&[device_id]) {
+            return Ok(None);
+        }
+        let sql = "SELECT last_seq FROM devices WHERE device_id = $1";
+        let row = self.query_opt(sql, &[&device_id], "reading a device's sequence number")?;
+        row.map(|row| column::<i64>(&row, 0, "sequence number").map(from_sql)).transpose()
+    }
+
     fn record_outcome(
         &self,
         device_id: &str,

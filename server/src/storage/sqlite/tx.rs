@@ -116,11 +116,7 @@ impl Tx for SqliteTx<'_> {
 
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>> {
         // The write transaction holds SQLite's only write lock: the device is locked already.
-        self.conn
-            .prepare_cached("SELECT last_seq FROM devices WHERE device_id = ?")
-            .and_then(|mut stmt| stmt.query_row([device_id], |row| row.get::<_, i64>(0)).optional())
-            .map(|seq| seq.map(from_sql))
-            .map_err(sqlite_error("reading a device's sequence number"))
+        self.last_seq(device_id)
     }
 
     fn set_last_seq(&self, device_id: &str, seq: u64) -> Result<()> {
@@ -129,6 +125,14 @@ impl Tx for SqliteTx<'_> {
             .and_then(|mut stmt| stmt.execute(params![to_sql(seq), device_id]))
             .map_err(sqlite_error("recording a device's sequence number"))?;
         Ok(())
+    }
+
+    fn last_seq(&self, device_id: &str) -> Result<Option<u64>> {
+        self.conn
+            .prepare_cached("SELECT last_seq FROM devices WHERE device_id = ?")
+            .and_then(|mut stmt| stmt.query_row([device_id], |row| row.get::<_, i64>(0)).optional())
+            .map(|seq| seq.map(from_sql))
+            .map_err(sqlite_error("reading a device's sequence number"))
     }
 
     fn record_outcome(
