@@ -182,9 +182,10 @@ mod tests {
         let here = Cell::from_coordinates(PARIS_11E.0, PARIS_11E.1).unwrap();
         assert_eq!(here.cols_within(20_100_000.0), None);
         assert_eq!(Cell::from_coordinates(10.0, 179.99).unwrap().cols_within(2_000.0), None);
-        // Nearby, a handful of columns.
+        // Nearby, a few dozen columns of the tens of thousands of the row (the union over the band's
+        // rows, whose column numbers drift apart by a few columns a row).
         let cols = here.cols_within(2_000.0).unwrap();
-        assert!(cols.end() - cols.start() <= 10, "{cols:?}");
+        assert!(cols.end() - cols.start() <= 40, "{cols:?}");
     }
 
     #[test]

@@ -1022,7 +1022,7 @@ mod tests {
             (&Located::FAVOURS, category("garden"), 1, "COVERING INDEX favours_by_category_place"),
             (&Located::ITEMS, category("tools"), 1, "COVERING INDEX items_by_category_place"),
         ];
-        for (located, w, states, index) in
+        for (located, w, states, index, narrow) in
             shapes.iter().flat_map(|(l, w, s, i)| [false, true].map(|narrow| (*l, w, *s, *i, narrow)))
         {
             let sql = located.band_sql(w, states, narrow);
