@@ -7,7 +7,8 @@
 #
 #   --dry-run   check what is needed and print every command, without running any; exits 0 even when
 #               something is missing (the report says what), so the logic can be checked anywhere.
-#   --debug     the debug profile (faster to build, much larger); release by default.
+#   --debug     the debug profile (faster to build, much larger); by default the ffi-release profile
+#               (Cargo.toml), the one the apps ship.
 #   --out DIR   the jniLibs folder (default: android/build/generated/uniffi/jniLibs, as build.gradle.kts).
 #   --abi ABI   one of arm64-v8a, armeabi-v7a, x86_64, x86; all four when none is given.
 #   --host      no NDK needed: builds the release library for this machine once (unstripped, so that
@@ -60,10 +61,10 @@ run() {
     $dry_run || "$@"
 }
 
-# The release profile strips symbols (Cargo.toml), and with them the metadata uniffi-bindgen reads: the
-# bindings come from this unstripped profile instead, which is the release profile otherwise.
-UNSTRIPPED=(--profile ffi-release --config 'profile.ffi-release.inherits="release"'
-    --config 'profile.ffi-release.strip="none"')
+# The shipped library is built with the ffi-release profile (Cargo.toml: the release settings, sized for
+# a phone). It strips symbols, and with them the metadata uniffi-bindgen reads: the bindings come from
+# the same profile unstripped.
+UNSTRIPPED=(--profile ffi-release --config 'profile.ffi-release.strip="none"')
 GENERATED_KOTLIN="$QUARTIER_ROOT/android/build/generated/uniffi/kotlin"
 
 # Builds the unstripped host library and uniffi-bindgen, and generates the Kotlin bindings from it.
@@ -119,7 +120,7 @@ fi
 targets=()
 for abi in "${abis[@]}"; do targets+=(-t "$abi"); done
 release=()
-[[ $profile == release ]] && release=(--release)
+[[ $profile == release ]] && release=(--profile ffi-release)
 # Android 8 (API 26) is the oldest the shell supports (build.gradle.kts: minSdk).
 run cargo ndk --platform 26 "${targets[@]}" -o "$out" build "${release[@]}" -p quartier-ffi --lib
 host_bindings

@@ -64,16 +64,15 @@ generated="$staging/swift"
 
 # The static libraries: one for devices, one fat library for the two kinds of simulator.
 for target in "$DEVICE" "${SIMULATORS[@]}"; do
-    run cargo build --quiet --release -p quartier-ffi --lib --target "$target"
+    run cargo build --quiet --profile ffi-release -p quartier-ffi --lib --target "$target"
 done
 run mkdir -p "$staging/simulator" "$headers"
 simulator_libs=()
-for target in "${SIMULATORS[@]}"; do simulator_libs+=("$CARGO_TARGET_DIR/$target/release/$lib"); done
+for target in "${SIMULATORS[@]}"; do simulator_libs+=("$CARGO_TARGET_DIR/$target/ffi-release/$lib"); done
 run lipo -create "${simulator_libs[@]}" -output "$staging/simulator/$lib"
 
 # The bindings, from an unstripped build for this Mac.
-run cargo build --quiet -p quartier-ffi --lib --profile ffi-release --config 'profile.ffi-release.inherits="release"' \
-    --config 'profile.ffi-release.strip="none"'
+run cargo build --quiet -p quartier-ffi --lib --profile ffi-release --config 'profile.ffi-release.strip="none"'
 run cargo build --quiet -p quartier-ffi --features cli --bin uniffi-bindgen
 run "$CARGO_TARGET_DIR/debug/uniffi-bindgen" generate --config uniffi.toml --language swift --out-dir "$generated" \
     "$CARGO_TARGET_DIR/ffi-release/libquartier_ffi.dylib"
@@ -83,7 +82,7 @@ run cp "$generated/QuartierCoreFFI.modulemap" "$headers/module.modulemap"
 
 run rm -rf "$out/QuartierCoreFFI.xcframework"
 run xcodebuild -create-xcframework \
-    -library "$CARGO_TARGET_DIR/$DEVICE/release/$lib" -headers "$headers" \
+    -library "$CARGO_TARGET_DIR/$DEVICE/ffi-release/$lib" -headers "$headers" \
     -library "$staging/simulator/$lib" -headers "$headers" \
     -output "$out/QuartierCoreFFI.xcframework"
 run mkdir -p "$QUARTIER_ROOT/ios/Sources/QuartierCore"

@@ -282,7 +282,7 @@ pub fn run(sizes: &Sizes, work: &Path, device_exe: &Path) -> Result<Vec<Row>> {
             let mb = bytes as f64 / 1e6;
             rows.push(Row {
                 name: format!(
-                    "Stripped release library, {} ({})",
+                    "Stripped mobile library (ffi-release profile), {} ({})",
                     std::env::consts::ARCH,
                     library.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
                 ),

@@ -91,6 +91,46 @@ impl Cell {
         let span = ((radius_m / CELL_SIZE_M).ceil() as u32).saturating_add(1);
         self.row.saturating_sub(span)..=self.row.saturating_add(span).min(rows() - 1)
     }
+
+    /// The longitude steps (`col`) of every cell within `radius_m` of this cell whose row is in
+    /// [`Cell::rows_within`] (the union over those rows, whose numbers of steps differ), for narrowing a
+    /// nearest-first search further; `None` when the cells within reach go round the earth or across
+    /// the antimeridian, and every column may hold one.
+    pub fn cols_within(self, radius_m: f64) -> Option<std::ops::RangeInclusive<u32>> {
+        let half_angle = radius_m / (2.0 * EARTH_RADIUS_M);
+        if !(0.0..std::f64::consts::FRAC_PI_2).contains(&half_angle) {
+            return None;
+        }
+        let rows = self.rows_within(radius_m);
+        let lat = |row: u32| -90.0 + (f64::from(row) + 0.5) * BAND_DEG;
+        // Between two centres within reach, sin(Δlon/2) ≤ sin(r/2R) / √(cos φ1 cos φ2) (haversine),
+        // and the cosines are smallest at the band's edge furthest from the equator.
+        let cos_min = [lat(*rows.start()), lat(*rows.end()), lat(self.row)]
+            .into_iter()
+            .map(|l| l.to_radians().cos())
+            .fold(f64::INFINITY, f64::min);
+        let ratio = half_angle.sin() / cos_min;
+        if !(cos_min > 0.0 && ratio < 1.0) {
+            return None;
+        }
+        let reach_deg = 2.0 * ratio.asin().to_degrees();
+        let (_, lon) = self.centre();
+        let (west, east) = (lon - reach_deg, lon + reach_deg);
+        if west < -180.0 || east > 180.0 {
+            return None;
+        }
+        let (mut first, mut last) = (u32::MAX, 0);
+        for row in rows {
+            let cols = f64::from(cols_in_row(row));
+            // A centre at col c is at -180 + (c + 0.5) · 360 / cols; one step of margin each side
+            // against rounding.
+            let from = ((west + 180.0) / 360.0 * cols - 0.5).ceil() - 1.0;
+            let to = ((east + 180.0) / 360.0 * cols - 0.5).floor() + 1.0;
+            first = first.min(from.max(0.0) as u32);
+            last = last.max((to.max(0.0) as u32).min(cols as u32 - 1));
+        }
+        (first <= last).then_some(first..=last)
+    }
 }
 
 impl fmt::Display for Cell {
@@ -120,6 +160,33 @@ mod tests {
     use super::*;
 
     const PARIS_11E: (f64, f64) = (48.8590, 2.3800);
+
+    #[test]
+    fn every_cell_within_reach_is_in_the_columns_within() {
+        let places = [PARIS_11E, (0.1, 10.0), (-33.9, 151.2), (64.1, -21.9), (78.2, 15.6), (35.0, 179.9)];
+        for (lat, lon) in places {
+            let here = Cell::from_coordinates(lat, lon).unwrap();
+            for radius in [500.0, 2_000.0, 8_000.0, 20_000.0] {
+                let Some(cols) = here.cols_within(radius) else { continue };
+                for row in here.rows_within(radius) {
+                    for col in 0..cols_in_row(row) {
+                        let there = Cell { row, col };
+                        if here.centre_distance_m(there) <= radius {
+                            assert!(cols.contains(&col), "{here} {radius} m: {there} is not in {cols:?}");
+                        }
+                    }
+                }
+            }
+        }
+        // Round the earth, or across the antimeridian: no narrowing.
+        let here = Cell::from_coordinates(PARIS_11E.0, PARIS_11E.1).unwrap();
+        assert_eq!(here.cols_within(20_100_000.0), None);
+        assert_eq!(Cell::from_coordinates(10.0, 179.99).unwrap().cols_within(2_000.0), None);
+        // Nearby, a few dozen columns of the tens of thousands of the row (the union over the band's
+        // rows, whose column numbers drift apart by a few columns a row).
+        let cols = here.cols_within(2_000.0).unwrap();
+        assert!(cols.end() - cols.start() <= 40, "{cols:?}");
+    }
 
     #[test]
     fn cells_are_a_few_hundred_metres_wide() {

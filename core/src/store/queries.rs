@@ -730,10 +730,29 @@ impl Located {
     const FAVOURS: Located = Located { table: "favours", state_column: "status" };
     const ITEMS: Located = Located { table: "items", state_column: "withdrawn" };
 
-    /// The candidates of a band of rows: rowid and cell.
-    pub(super) fn band_sql(&self, w: &Where, states: usize) -> String {
+    /// How many candidates each cell of a band holds: cell_row, cell_col and a count. The band is
+    /// either the rows of a range (`cell_row BETWEEN ? AND ?`), or, when `narrow`, some rows (a JSON
+    /// array) and a range of columns in each, which the place index seeks to row by row.
+    pub(super) fn band_sql(&self, w: &Where, states: usize, narrow: bool) -> String {
+        let band = if narrow {
+            "cell_row IN (SELECT value FROM json_each(?)) AND cell_col BETWEEN ? AND ?"
+        } else {
+            "cell_row BETWEEN ? AND ?"
+        };
         format!(
-            "SELECT rowid, cell_row, cell_col FROM {} WHERE {} AND {} IN ({}) AND cell_row BETWEEN ? AND ?",
+            "SELECT cell_row, cell_col, count(*) FROM {} WHERE {} AND {} IN ({}) AND {band} \
+             GROUP BY cell_row, cell_col",
+            self.table,
+            w.sql,
+            self.state_column,
+            vec!["?"; states].join(", ")
+        )
+    }
+
+    /// The candidates of one cell: rowid, creation time and id.
+    fn cell_sql(&self, w: &Where, states: usize) -> String {
+        format!(
+            "SELECT rowid, created_at, id FROM {} WHERE {} AND {} IN ({}) AND cell_row = ? AND cell_col = ?",
             self.table,
             w.sql,
             self.state_column,
@@ -749,13 +768,14 @@ pub(super) fn cell_of(row: Option<i64>, col: Option<i64>) -> Option<Cell> {
 
 /// A page of a table nearest first from a place, ties newest first.
 ///
-/// Every row outside `near.rows_within(r)` is more than `r` away, so once the band holds as many rows
-/// whose shown distance `d` satisfies `d + HALF_STEP_M <= r` as the page needs, no row outside it can
-/// come before them: the band is widened (×4) until then, or until it reaches as far as the filter does.
+/// Every cell outside `near.rows_within(r)` and `near.cols_within(r)` is more than `r` away, so once
+/// the band holds as many rows whose shown distance `d` satisfies `d + HALF_STEP_M <= r` as the page
+/// needs, no row outside it can come before them: the band is widened (×4) until then, or until it
+/// reaches as far as the filter does.
 ///
-/// The band is read from the place index alone (rowid and cell; the index covers it when no other
-/// filter applies), and a distance is measured once per cell. Only the candidates up to the distance of
-/// the page's last entry are then looked up for their creation time, to order ties.
+/// The band is counted cell by cell from the place index alone (SQLite counts; a distance is measured
+/// once per cell), then only the cells up to the distance of the page's last entry are read for their
+/// rows' creation time and id, to order ties, and only the page's rows are read whole.
 fn nearest<T: Stored, S: Into<Value>>(
     conn: &Connection,
     located: &Located,
@@ -766,48 +786,79 @@ fn nearest<T: Stored, S: Into<Value>>(
 ) -> Result<Vec<(T, Option<u32>)>> {
     let context = "searching by place";
     let states: Vec<Value> = states.into_iter().map(Into::into).collect();
-    let mut band =
-        conn.prepare_cached(&located.band_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
     let reach_m = place.within_m.map_or(WHOLE_EARTH_M, |w| f64::from(w) + HALF_STEP_M).min(WHOLE_EARTH_M);
     let mut radius = FIRST_RADIUS_M.min(reach_m);
-    let mut distances: HashMap<Cell, u32> = HashMap::new();
-    let mut found: Vec<(u32, i64)> = loop {
+    // The cells within reach that hold candidates: distance, cell, how many.
+    let mut cells: Vec<(u32, Cell, usize)> = loop {
         let rows = place.near.rows_within(radius);
         let complete = radius >= reach_m;
         let mut values = w.values.clone();
         values.extend(states.iter().cloned());
-        values.push(Value::Integer(i64::from(*rows.start())));
-        values.push(Value::Integer(i64::from(*rows.end())));
+        let narrow = match place.near.cols_within(radius) {
+            Some(cols) if rows.end() - rows.start() < 256 => {
+                let list: Vec<u32> = rows.collect();
+                values.push(Value::Text(serde_json::to_string(&list).map_err(StoreError::data("rows"))?));
+                values.push(Value::Integer(i64::from(*cols.start())));
+                values.push(Value::Integer(i64::from(*cols.end())));
+                true
+            }
+            _ => {
+                values.push(Value::Integer(i64::from(*rows.start())));
+                values.push(Value::Integer(i64::from(*rows.end())));
+                false
+            }
+        };
+        let mut band = conn
+            .prepare_cached(&located.band_sql(w, states.len(), narrow))
+            .map_err(StoreError::sqlite(context))?;
         let mut found = Vec::new();
+        let mut certain_rows = 0;
         let mut cursor = band.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
         while let Some(row) = cursor.next().map_err(StoreError::sqlite(context))? {
             let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
-                Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?))
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?))
             };
-            let (rowid, cell_row, cell_col) = read(row).map_err(StoreError::sqlite(context))?;
+            let (cell_row, cell_col, count) = read(row).map_err(StoreError::sqlite(context))?;
             let Some(cell) = cell_of(cell_row, cell_col) else { continue };
-            let distance = *distances.entry(cell).or_insert_with(|| place.near.distance_m(cell));
+            let distance = place.near.distance_m(cell);
             let certain = complete || f64::from(distance) + HALF_STEP_M <= radius;
             if certain && place.reaches(distance) {
-                found.push((distance, rowid));
+                let count = usize::try_from(count).unwrap_or(0);
+                certain_rows += count;
+                found.push((distance, cell, count));
             }
         }
-        if complete || found.len() >= page.end() {
+        if complete || certain_rows >= page.end() {
             break found;
         }
         radius = (radius * 4.0).min(reach_m);
     };
-    found.sort_unstable();
-    let cutoff = found.get(page.end() - 1).map_or(u32::MAX, |&(distance, _)| distance);
-    let mut details = conn
-        .prepare_cached(&format!("SELECT created_at, id FROM {} WHERE rowid = ?", located.table))
-        .map_err(StoreError::sqlite(context))?;
+    cells.sort_unstable();
+    // The distance of the page's last entry: every row of a cell at most this far is a candidate.
+    let mut so_far = 0;
+    let cutoff = cells
+        .iter()
+        .find(|&&(_, _, count)| {
+            so_far += count;
+            so_far >= page.end()
+        })
+        .map_or(u32::MAX, |&(distance, _, _)| distance);
+    let mut of_cell =
+        conn.prepare_cached(&located.cell_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
     let mut ranked = Vec::new();
-    for (distance, rowid) in found.into_iter().take_while(|&(distance, _)| distance <= cutoff) {
-        let (created_at, id): (i64, String) = details
-            .query_row([rowid], |row| Ok((row.get(0)?, row.get(1)?)))
-            .map_err(StoreError::sqlite(context))?;
-        ranked.push((distance, Reverse(created_at), Reverse(id), rowid));
+    for &(distance, cell, _) in cells.iter().take_while(|&&(distance, _, _)| distance <= cutoff) {
+        let mut values = w.values.clone();
+        values.extend(states.iter().cloned());
+        values.push(Value::Integer(i64::from(cell.row)));
+        values.push(Value::Integer(i64::from(cell.col)));
+        let mut rows = of_cell.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String)> {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            };
+            let (rowid, created_at, id) = read(row).map_err(StoreError::sqlite(context))?;
+            ranked.push((distance, Reverse(created_at), Reverse(id), rowid));
+        }
     }
     ranked.sort_unstable();
     let mut one = conn
@@ -971,12 +1022,17 @@ mod tests {
             (&Located::FAVOURS, category("garden"), 1, "COVERING INDEX favours_by_category_place"),
             (&Located::ITEMS, category("tools"), 1, "COVERING INDEX items_by_category_place"),
         ];
-        for (located, w, states, index) in shapes {
-            let sql = located.band_sql(&w, states);
+        for (located, w, states, index, narrow) in
+            shapes.iter().flat_map(|(l, w, s, i)| [false, true].map(|narrow| (*l, w, *s, *i, narrow)))
+        {
+            let sql = located.band_sql(w, states, narrow);
             let plan: Vec<String> = store
                 .read(|conn| {
                     let mut values = w.values.clone();
                     values.extend((0..states).map(|i| Value::Text(format!("s{i}"))));
+                    if narrow {
+                        values.push(Value::Text("[10, 11, 12]".into()));
+                    }
                     values.extend([Value::Integer(10), Value::Integer(20)]);
                     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
                     let rows =
@@ -986,8 +1042,14 @@ mod tests {
                 .unwrap();
             let plan = plan.join("\n");
             assert!(plan.contains(index), "{sql}\n{plan}");
-            assert!(plan.contains("cell_row>? AND cell_row<?"), "{sql}\n{plan}");
-            assert!(!plan.contains("SCAN"), "{sql}\n{plan}");
+            if narrow {
+                // Each row of the band is looked up, then its columns.
+                assert!(plan.contains("cell_row=? AND cell_col>? AND cell_col<?"), "{sql}\n{plan}");
+                assert!(!plan.contains(&format!("SCAN {}", located.table)), "{sql}\n{plan}");
+            } else {
+                assert!(plan.contains("cell_row>? AND cell_row<?"), "{sql}\n{plan}");
+                assert!(!plan.contains("SCAN"), "{sql}\n{plan}");
+            }
         }
     }
 }

@@ -161,10 +161,16 @@ fn upsert_sql(table: &str, columns: &[(&'static str, Value)]) -> String {
 
 /// Writes one entity (insert or replace), keeping its full-text entry in step.
 pub fn put(conn: &Connection, entity: &Entity) -> Result<()> {
+    let data = serde_json::to_string(entity).map_err(StoreError::data("entity"))?;
+    put_json(conn, entity, data)
+}
+
+/// [`put`] with the entity's JSON already made (`data` must be `entity` as serde writes it): a pulled
+/// entity is written to the confirmed state and the replica from one serialisation.
+pub fn put_json(conn: &Connection, entity: &Entity, data: String) -> Result<()> {
     let key = entity.key();
     let table = table_of(key.kind);
     let (columns, texts) = row_of(entity);
-    let data = serde_json::to_string(entity).map_err(StoreError::data("entity"))?;
     let mut values: Vec<Value> = vec![text(&key.neighbourhood_id), text(&key.id), Value::Text(data)];
     values.extend(columns.iter().map(|(_, v)| v.clone()));
     let rowid: i64 = conn

@@ -78,9 +78,14 @@ fn match_expression(text: &str) -> Option<String> {
 /// How one kind is searched.
 struct Source {
     kind: EntityKind,
-    /// Selects id, title, snippet text, stall name, category, cell_row, cell_col and score, for the
-    /// parameters (match expression, neighbourhood), followed by the conditions below.
+    /// Selects id, title, text (a product's unit; nothing for the others), stall name, category,
+    /// cell_row, cell_col, score and the row of the search table, for the parameters (match expression,
+    /// neighbourhood), followed by the conditions below.
     select: &'static str,
+    /// Selects the row and the snippet of the given rows (`?2`, a JSON array) among the matches of `?1`.
+    /// Snippets are made for the page shown only: made in `select`, one was built for every match
+    /// before the best were picked, which cost far more than finding and ranking them.
+    snippets: Option<&'static str>,
     open: &'static str,
     category: Option<&'static str>,
     cell_row: &'static str,
@@ -88,10 +93,14 @@ struct Source {
 
 const FAVOURS: Source = Source {
     kind: EntityKind::Favour,
-    select: "SELECT e.id, favours_fts.title, snippet(favours_fts, 1, '', '', '…', 12), NULL, e.category, \
-             e.cell_row, e.cell_col, bm25(favours_fts, 4.0, 1.0, 2.0) AS score \
+    select: "SELECT e.id, favours_fts.title, NULL, NULL, e.category, \
+             e.cell_row, e.cell_col, bm25(favours_fts, 4.0, 1.0, 2.0) AS score, favours_fts.rowid \
              FROM favours_fts JOIN favours e ON e.rowid = favours_fts.rowid \
              WHERE favours_fts MATCH ? AND e.neighbourhood_id = ?",
+    snippets: Some(
+        "SELECT rowid, snippet(favours_fts, 1, '', '', '…', 12) FROM favours_fts \
+         WHERE favours_fts MATCH ?1 AND +rowid IN (SELECT value FROM json_each(?2))",
+    ),
     open: "e.status = 'open'",
     category: Some("e.category = ?"),
     cell_row: "e.cell_row",
@@ -99,10 +108,14 @@ const FAVOURS: Source = Source {
 
 const ITEMS: Source = Source {
     kind: EntityKind::Item,
-    select: "SELECT e.id, items_fts.title, snippet(items_fts, 1, '', '', '…', 12), NULL, e.category, \
-             e.cell_row, e.cell_col, bm25(items_fts, 4.0, 1.0, 2.0) AS score \
+    select: "SELECT e.id, items_fts.title, NULL, NULL, e.category, \
+             e.cell_row, e.cell_col, bm25(items_fts, 4.0, 1.0, 2.0) AS score, items_fts.rowid \
              FROM items_fts JOIN items e ON e.rowid = items_fts.rowid \
              WHERE items_fts MATCH ? AND e.neighbourhood_id = ?",
+    snippets: Some(
+        "SELECT rowid, snippet(items_fts, 1, '', '', '…', 12) FROM items_fts \
+         WHERE items_fts MATCH ?1 AND +rowid IN (SELECT value FROM json_each(?2))",
+    ),
     open: "e.withdrawn = 0",
     category: Some("e.category = ?"),
     cell_row: "e.cell_row",
@@ -111,10 +124,11 @@ const ITEMS: Source = Source {
 const PRODUCTS: Source = Source {
     kind: EntityKind::Product,
     select: "SELECT e.id, products_fts.name, products_fts.unit, json_extract(s.data, '$.data.name'), NULL, s.cell_row, s.cell_col, \
-             bm25(products_fts, 4.0, 1.0) AS score \
+             bm25(products_fts, 4.0, 1.0) AS score, products_fts.rowid \
              FROM products_fts JOIN products e ON e.rowid = products_fts.rowid \
              LEFT JOIN stalls s ON s.neighbourhood_id = e.neighbourhood_id AND s.id = e.stall_id \
              WHERE products_fts MATCH ? AND e.neighbourhood_id = ?",
+    snippets: None,
     open: "e.removed = 0",
     category: None,
     cell_row: "s.cell_row",
@@ -135,6 +149,8 @@ impl Source {
 struct Scored {
     score: f64,
     order: usize,
+    /// The row of the search table, for the snippet.
+    rowid: i64,
     hit: SearchHit,
 }
 
@@ -169,7 +185,9 @@ impl Store {
             scored.sort_by(|a, b| {
                 a.score.total_cmp(&b.score).then(a.order.cmp(&b.order)).then_with(|| a.hit.id.cmp(&b.hit.id))
             });
-            Ok(page.slice(scored).into_iter().map(|s| s.hit).collect())
+            let mut shown = page.slice(scored);
+            add_snippets(conn, &expression, &mut shown)?;
+            Ok(shown.into_iter().map(|s| s.hit).collect())
         })
     }
 }
@@ -224,9 +242,10 @@ fn search_one(
                 row.get::<_, Option<String>>(4)?,
                 cell_of(row.get(5)?, row.get(6)?),
                 row.get::<_, f64>(7)?,
+                row.get::<_, i64>(8)?,
             ))
         };
-        let (id, title, text, stall, category, cell, score) =
+        let (id, title, text, stall, category, cell, score, rowid) =
             read(row).map_err(StoreError::sqlite(context))?;
         let distance_m = place.zip(cell).map(|(place, cell)| place.near.distance_m(cell));
         if let Some(place) = within {
@@ -244,10 +263,36 @@ fn search_one(
         found.push(Scored {
             score,
             order,
+            rowid,
             hit: SearchHit { kind: source.kind, id, title, snippet, category, distance_m },
         });
     }
     Ok(found)
+}
+
+/// Fills in the snippets of the hits shown (favours and items; a product's is made already), one
+/// query per kind.
+fn add_snippets(conn: &Connection, expression: &str, shown: &mut [Scored]) -> Result<()> {
+    let context = "searching";
+    for source in [&FAVOURS, &ITEMS] {
+        let Some(sql) = source.snippets else { continue };
+        let rowids: Vec<i64> = shown.iter().filter(|s| s.hit.kind == source.kind).map(|s| s.rowid).collect();
+        if rowids.is_empty() {
+            continue;
+        }
+        let list = serde_json::to_string(&rowids).map_err(StoreError::data("search rows"))?;
+        let mut stmt = conn.prepare_cached(sql).map_err(StoreError::sqlite(context))?;
+        let mut rows =
+            stmt.query(rusqlite::params![expression, list]).map_err(StoreError::sqlite(context))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+            let rowid: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
+            let snippet: Option<String> = row.get(1).map_err(StoreError::sqlite(context))?;
+            if let Some(hit) = shown.iter_mut().find(|s| s.hit.kind == source.kind && s.rowid == rowid) {
+                hit.hit.snippet = snippet.unwrap_or_default();
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -397,6 +397,7 @@ impl Store {
                         key.neighbourhood_id
                     )));
                 }
+                let replica = !pending.contains(&key);
                 match &change.effect {
                     Effect::Put { entity } => {
                         newest = newest.max(entity.updated());
@@ -411,19 +412,25 @@ impl Store {
                                 key.kind.as_str(),
                                 key.id,
                                 seq_sql(change.version),
-                                data
+                                &data
                             ])
                         })
                         .map_err(StoreError::sqlite("saving pulled changes"))?;
+                        if replica {
+                            // The same JSON for the replica: an entity is serialised once.
+                            rows::put_json(conn, entity, data)?;
+                        }
                     }
-                    Effect::Delete { .. } => {
+                    Effect::Delete { key } => {
                         conn.prepare_cached("DELETE FROM base WHERE neighbourhood_id = ? AND kind = ? AND id = ?")
                             .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id]))
                             .map_err(StoreError::sqlite("saving pulled changes"))?;
+                        if replica {
+                            rows::delete(conn, key)?;
+                        }
                     }
                 }
-                if !pending.contains(&key) {
-                    rows::write_effects(conn, std::slice::from_ref(&change.effect))?;
+                if replica {
                     kinds.insert(key.kind);
                 }
             }

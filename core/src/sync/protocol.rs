@@ -16,7 +16,7 @@
 //! The token goes in `Authorization: Bearer <token>`. Errors answer with a 4xx or 5xx status and an
 //! [`ErrorBody`]. Request and response bodies may be gzip-compressed (`Content-Encoding`).
 
-use crate::domain::{Code, Effect, Mutation};
+use crate::domain::{Code, Effect, Entity, EntityKey, Mutation};
 use serde::{Deserialize, Serialize};
 
 /// The most mutations one push may carry.
@@ -145,11 +145,68 @@ pub struct PushResponse {
 
 /// One change of the neighbourhood's confirmed state. All effects of one mutation share a version, and
 /// a page never splits a version.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// On the wire it is one flat object, `{"version": V, "op": "put", "entity": {…}}` or
+/// `{"version": V, "op": "delete", "key": {…}}` (unknown fields are ignored). It is written and read by
+/// hand rather than with `#[serde(flatten)]` over the internally tagged [`Effect`]: serde reads a
+/// flattened or internally tagged value by buffering it whole first, which made reading a pull page
+/// several times slower than reading the entities themselves.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "WireChange")]
 pub struct Change {
     pub version: u64,
-    #[serde(flatten)]
     pub effect: Effect,
+}
+
+impl Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("version", &self.version)?;
+        match &self.effect {
+            Effect::Put { entity } => {
+                map.serialize_entry("op", "put")?;
+                map.serialize_entry("entity", entity)?;
+            }
+            Effect::Delete { key } => {
+                map.serialize_entry("op", "delete")?;
+                map.serialize_entry("key", key)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// A [`Change`] as it is read: every field of either kind of effect, checked after.
+#[derive(Deserialize)]
+struct WireChange {
+    version: u64,
+    op: WireOp,
+    #[serde(default)]
+    entity: Option<Entity>,
+    #[serde(default)]
+    key: Option<EntityKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireOp {
+    Put,
+    Delete,
+}
+
+impl TryFrom<WireChange> for Change {
+    type Error = String;
+
+    fn try_from(wire: WireChange) -> Result<Change, String> {
+        let effect = match (wire.op, wire.entity, wire.key) {
+            (WireOp::Put, Some(entity), _) => Effect::Put { entity },
+            (WireOp::Delete, _, Some(key)) => Effect::Delete { key },
+            (WireOp::Put, None, _) => return Err(String::from("missing field `entity`")),
+            (WireOp::Delete, _, None) => return Err(String::from("missing field `key`")),
+        };
+        Ok(Change { version: wire.version, effect })
+    }
 }
 
 /// A page of changes after the device's cursor. The device stores the changes and `cursor` together,
@@ -211,6 +268,46 @@ impl ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_is_one_flat_object_and_reads_in_any_field_order() {
+        use crate::domain::{EntityKind, Hlc, Neighbourhood};
+        let entity = Entity::Neighbourhood(Neighbourhood {
+            id: "n1".into(),
+            name: "Rue Haute".into(),
+            description: String::new(),
+            cell: None,
+            created_by: "p1".into(),
+            created_at: 7,
+            updated: Hlc::ZERO,
+        });
+        let put = Change { version: 3, effect: Effect::Put { entity: entity.clone() } };
+        let key = EntityKey::new("n1", EntityKind::Favour, "f1");
+        let delete = Change { version: 4, effect: Effect::Delete { key: key.clone() } };
+        // The same text as the effect's own, with the version first.
+        let mut expected = serde_json::to_value(Effect::Put { entity: entity.clone() }).unwrap();
+        expected.as_object_mut().unwrap().insert("version".into(), 3.into());
+        assert_eq!(serde_json::to_value(&put).unwrap(), expected);
+        let text = serde_json::to_string(&put).unwrap();
+        assert!(text.starts_with(r#"{"version":3,"op":"put","entity":{"kind":"neighbourhood""#), "{text}");
+        assert_eq!(serde_json::from_str::<Change>(&text).unwrap(), put);
+        let text = serde_json::to_string(&delete).unwrap();
+        assert_eq!(serde_json::from_str::<Change>(&text).unwrap(), delete);
+        // Fields in another order, and unknown ones, as a newer server may send.
+        let shuffled = format!(
+            r#"{{"key":{},"later":1,"op":"delete","version":4}}"#,
+            serde_json::to_string(&key).unwrap()
+        );
+        assert_eq!(serde_json::from_str::<Change>(&shuffled).unwrap(), delete);
+        let shuffled =
+            format!(r#"{{"entity":{},"op":"put","version":3}}"#, serde_json::to_string(&entity).unwrap());
+        assert_eq!(serde_json::from_str::<Change>(&shuffled).unwrap(), put);
+        for bad in
+            [r#"{"version":1,"op":"put"}"#, r#"{"version":1,"op":"delete"}"#, r#"{"version":1,"op":"x"}"#]
+        {
+            assert!(serde_json::from_str::<Change>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn tokens_are_256_random_bits_in_hex_and_stay_out_of_debug_output() {

@@ -5,7 +5,8 @@
 //! (`forbidden`), so that a forged author or device never gets through. Then, in order, against the
 //! device's last answered sequence number `last`:
 //! - `seq <= last`: a mutation pushed again; its first outcome is answered again and nothing is applied;
-//! - `seq == last + 1`: applied in one transaction with its outcome and the device's new `last`. A
+//! - `seq == last + 1`: applied in one transaction with its outcome and the device's new `last` (a
+//!   transaction answers a run of up to 100 consecutive mutations of one neighbourhood). A
 //!   rejection is recorded and answered the same way: it is never retried, and it does not block the
 //!   mutations behind it;
 //! - `seq > last + 1`: a gap. The push stops there: what came before it is applied and recorded, and
@@ -22,7 +23,7 @@
 use super::apply::apply_in;
 use crate::clock::Clock;
 use crate::error::{ApiError, Error};
-use crate::storage::{Backend, Device};
+use crate::storage::{Backend, Device, Tx};
 use axum::http::StatusCode;
 use quartier_core::domain::Mutation;
 use quartier_core::sync::protocol::{MAX_PUSH_MUTATIONS, MutationResult, Outcome, SeqGap};
@@ -123,6 +124,13 @@ enum Kind {
     Duplicate,
 }
 
+/// The most mutations applied in one transaction. A device back from days offline pushes hundreds at
+/// once: one transaction (and one sync of the database to storage) each made the push the slowest call
+/// by far, so consecutive mutations of one neighbourhood share a transaction, up to this many. Runs stop
+/// where the neighbourhood changes, so that a transaction locks one neighbourhood, as before (two pushes
+/// locking two neighbourhoods in opposite orders could deadlock on PostgreSQL).
+const RUN: usize = 100;
+
 /// Applies a device's mutations (see the module documentation).
 pub fn push<B: Backend>(
     backend: &B,
@@ -132,54 +140,82 @@ pub fn push<B: Backend>(
 ) -> Result<PushReport, Error> {
     check(device, mutations)?;
     let mut report = PushReport::default();
-    for m in mutations {
-        let step = backend.write(|tx| {
-            let last = tx.lock_device(&device.device_id)?.ok_or_else(|| {
+    let mut rest = mutations;
+    while let Some(first) = rest.first() {
+        let run = rest.iter().take(RUN).take_while(|m| m.neighbourhood_id == first.neighbourhood_id).count();
+        let (now, later) = rest.split_at(run);
+        rest = later;
+        // Every mutation of the run is answered in one transaction, up to a gap; each is still applied
+        // against what the ones before it wrote.
+        let steps = backend.write(|tx| {
+            let answered = tx.lock_device(&device.device_id)?.ok_or_else(|| {
                 Error::Unauthorized(String::from("This device is no longer registered; register it again."))
             })?;
-            if m.seq <= last {
-                let stamp = tx.outcome_stamp(&device.device_id, m.seq)?;
-                if stamp.is_some_and(|stamp| stamp != m.hlc.to_string()) {
-                    return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
+            let mut last = answered;
+            let mut steps = Vec::with_capacity(now.len());
+            for m in now {
+                let step = step(tx, clock, device, m, last)?;
+                let gap = matches!(step, Step::Gap(_));
+                if let Step::Answered(_, Kind::Applied | Kind::Rejected) = step {
+                    last = m.seq;
                 }
-                let outcome = tx.outcome(&device.device_id, m.seq)?.ok_or_else(|| {
-                    Error::Bug(format!(
-                        "device {} answered up to seq {last} but has no outcome for seq {}",
-                        device.device_id, m.seq
-                    ))
-                })?;
-                return Ok(Step::Answered(outcome, Kind::Duplicate));
-            }
-            if m.seq > last + 1 {
-                return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
-            }
-            let (outcome, kind) = match apply_in(tx, m, clock.now_ms())? {
-                Ok(()) => (Outcome::Applied, Kind::Applied),
-                Err(rejection) => {
-                    (Outcome::Rejected { code: rejection.code, message: rejection.message }, Kind::Rejected)
+                steps.push(step);
+                if gap {
+                    break;
                 }
-            };
-            tx.record_outcome(&device.device_id, m.seq, &m.neighbourhood_id, &outcome, &m.hlc.to_string())?;
-            tx.set_last_seq(&device.device_id, m.seq)?;
-            Ok::<_, Error>(Step::Answered(outcome, kind))
+            }
+            if last != answered {
+                tx.set_last_seq(&device.device_id, last)?;
+            }
+            Ok::<_, Error>(steps)
         })?;
-        match step {
-            Step::Answered(outcome, kind) => {
-                match kind {
-                    Kind::Applied => {
-                        report.applied += 1;
-                        clock.observe(m.hlc);
+        for (m, step) in now.iter().zip(steps) {
+            match step {
+                Step::Answered(outcome, kind) => {
+                    match kind {
+                        Kind::Applied => {
+                            report.applied += 1;
+                            clock.observe(m.hlc);
+                        }
+                        Kind::Rejected => report.rejected += 1,
+                        Kind::Duplicate => report.duplicates += 1,
                     }
-                    Kind::Rejected => report.rejected += 1,
-                    Kind::Duplicate => report.duplicates += 1,
+                    report.results.push(MutationResult { seq: m.seq, outcome });
                 }
-                report.results.push(MutationResult { seq: m.seq, outcome });
-            }
-            Step::Gap(gap) => {
-                report.gap = Some(gap);
-                break;
+                Step::Gap(gap) => {
+                    report.gap = Some(gap);
+                    return Ok(report);
+                }
             }
         }
     }
     Ok(report)
+}
+
+/// Answers one mutation in `tx`, the device having been answered up to `last`.
+fn step(tx: &dyn Tx, clock: &Clock, device: &Device, m: &Mutation, last: u64) -> Result<Step, Error> {
+    if m.seq <= last {
+        let stamp = tx.outcome_stamp(&device.device_id, m.seq)?;
+        if stamp.is_some_and(|stamp| stamp != m.hlc.to_string()) {
+            return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
+        }
+        let outcome = tx.outcome(&device.device_id, m.seq)?.ok_or_else(|| {
+            Error::Bug(format!(
+                "device {} answered up to seq {last} but has no outcome for seq {}",
+                device.device_id, m.seq
+            ))
+        })?;
+        return Ok(Step::Answered(outcome, Kind::Duplicate));
+    }
+    if m.seq > last + 1 {
+        return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
+    }
+    let (outcome, kind) = match apply_in(tx, m, clock.now_ms())? {
+        Ok(()) => (Outcome::Applied, Kind::Applied),
+        Err(rejection) => {
+            (Outcome::Rejected { code: rejection.code, message: rejection.message }, Kind::Rejected)
+        }
+    };
+    tx.record_outcome(&device.device_id, m.seq, &m.neighbourhood_id, &outcome, &m.hlc.to_string())?;
+    Ok(Step::Answered(outcome, kind))
 }
