@@ -17,6 +17,13 @@ SWIFT_ROOT_MARKER="$SWIFT_ROOT/.quartier-swift-root-complete"
 
 log() { printf '%s\n' "$*" >&2; }
 
+# Copies a generated file into place only if it changed, so that Maven and SwiftPM recompile only then.
+put() {
+    local from="$1" to="$2"
+    mkdir -p "$(dirname "$to")"
+    cmp -s "$from" "$to" || cp "$from" "$to"
+}
+
 # Lists the mount points at or below a folder, deepest first (so they can be unmounted in that order).
 mounts_under() {
     local dir="$1"
@@ -31,3 +38,36 @@ unmount_under() {
     done
     [[ -z "$(mounts_under "$dir")" ]]
 }
+
+# Runs a shell command in the Swift root (scripts/install-swift.sh builds it), with /proc, the work tree
+# at /src and cargo's target folder at /target, one run at a time per machine (the mounts are shared by
+# every run); the mounts are always released, also on failure or interruption. The command runs as
+# root with a clean environment: PATH, HOME=/tmp, and the VAR=VALUE arguments given after it.
+#
+# Usage: in_swift_root ROOT COMMAND [VAR=VALUE]...     (in a subshell: the caller's traps stay its own)
+in_swift_root() (
+    set -euo pipefail
+    local root="$1" command="$2" point i
+    shift 2
+    mkdir -p "$QUARTIER_CACHE"
+    exec 8>"$QUARTIER_CACHE/swift-run.lock"
+    flock 8
+    # Mounts left by a run that was killed outright (kill -9) are released first.
+    for point in proc src target; do
+        unmount_under "$root/$point" || { log "in_swift_root: $root/$point is still mounted"; exit 1; }
+    done
+    mounted=()
+    release() {
+        for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+            umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" || log "in_swift_root: could not unmount ${mounted[i]}"
+        done
+        mounted=()
+    }
+    trap release EXIT
+    trap 'exit 130' INT TERM
+    mount_at() { mount "$@" && mounted+=("${@: -1}"); }
+    mount_at -t proc proc "$root/proc"
+    mount_at --bind "$QUARTIER_ROOT" "$root/src"
+    mount_at --bind "$CARGO_TARGET_DIR" "$root/target"
+    chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp "$@" sh -c "$command"
+)

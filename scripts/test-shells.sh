@@ -84,13 +84,6 @@ done
 [[ -n $SERVER_URL ]] || { log "test-shells: quartier-server printed no address in 30 s:"; cat "$SERVER_DIR/log" >&2; exit 1; }
 step "sync server for the story tests at $SERVER_URL"
 
-# Copies a generated file into place only if it changed, so that Maven and SwiftPM recompile only then.
-put() {
-    local from="$1" to="$2"
-    mkdir -p "$(dirname "$to")"
-    cmp -s "$from" "$to" || cp "$from" "$to"
-}
-
 # Generates the bindings of one language into a fresh temporary folder, and prints its path.
 generate() {
     local out
@@ -133,38 +126,13 @@ if wants swift; then
         exit 1
     fi
     root="$(scripts/install-swift.sh)"
-    # One run at a time in the root: the mounts below are shared by every run on the machine.
-    exec 8>"$QUARTIER_CACHE/swift-run.lock"
-    flock 8
-    # Mounts left by a run that was killed outright (kill -9) are released first.
-    for point in proc src target; do
-        unmount_under "$root/$point" || { log "test-shells: $root/$point is still mounted"; exit 1; }
-    done
-    mounted=()
-    release() {
-        local i
-        for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-            umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" || log "test-shells: could not unmount ${mounted[i]}"
-        done
-        mounted=()
-    }
-    trap 'release; stop_server' EXIT
-    trap 'exit 130' INT TERM
-    mount_at() { mount "$@" && mounted+=("${@: -1}"); }
-    mount_at -t proc proc "$root/proc"
-    mount_at --bind "$QUARTIER_ROOT" "$root/src"
-    mount_at --bind "$CARGO_TARGET_DIR" "$root/target"
     # SwiftPM's build folder lives in cargo's target folder, so it is reused between runs and never in
     # the work tree. Swift Testing is off: the tests are XCTest, and it would only add "0 tests passed".
-    if ! chroot "$root" env -i PATH=/usr/bin:/bin HOME=/tmp QUARTIER_SERVER_URL="$SERVER_URL" \
-        LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:/target/debug \
-        sh -c 'cd /src/ios && swift test --disable-swift-testing --scratch-path /target/swift-build -Xlinker -L/target/debug'; then
+    if ! in_swift_root "$root" 'cd /src/ios \
+        && swift test --disable-swift-testing --scratch-path /target/swift-build -Xlinker -L/target/debug' \
+        QUARTIER_SERVER_URL="$SERVER_URL" LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:/target/debug; then
         failed+=(swift)
     fi
-    release
-    trap stop_server EXIT
-    trap - INT TERM
-    exec 8>&-
 fi
 
 stop_server

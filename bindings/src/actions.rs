@@ -191,6 +191,25 @@ impl Quartier {
         })
     }
 
+    // ----- the neighbourhood itself --------------------------------------------------------------
+
+    /// A moderator renames or redescribes the neighbourhood (both are replaced).
+    pub fn edit_neighbourhood(
+        &self,
+        neighbourhood_id: String,
+        name: String,
+        description: String,
+    ) -> Result<(), QuartierError> {
+        self.act(&neighbourhood_id, m::NeighbourhoodEdit { name, description })
+    }
+
+    /// The person leaves the neighbourhood: what they wrote there is removed for everyone. The
+    /// neighbourhood itself leaves this device at the next sync, once the server has taken the leave
+    /// (it then answers that the person is no longer a member, and the replica is forgotten).
+    pub fn leave_neighbourhood(&self, neighbourhood_id: String) -> Result<(), QuartierError> {
+        self.act(&neighbourhood_id, m::MemberLeave {})
+    }
+
     // ----- members and invitations ---------------------------------------------------------------
 
     /// The members of a neighbourhood, by name.
@@ -575,6 +594,35 @@ mod tests {
         assert_eq!(changes.0.load(Ordering::SeqCst), 4, "nothing after cancel");
         assert!(q.products(nid, stall, false).unwrap().is_empty());
         assert!(!sub.is_active());
+    }
+
+    #[test]
+    fn editing_a_neighbourhood_is_told_to_its_observers_and_leaving_empties_the_member_list() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quartier::open(dir.path().join("q.db").display().to_string()).unwrap();
+        let changes = Arc::new(Count(AtomicU32::new(0)));
+        let sub = q.observe_changes(vec![Topic::Neighbourhoods], changes.clone()).unwrap();
+        let nid = q.create_neighbourhood("Aligre".into(), String::new(), "Tom".into()).unwrap();
+        assert_eq!(changes.0.load(Ordering::SeqCst), 1);
+
+        q.edit_neighbourhood(nid.clone(), "Aligre-Cotte".into(), "Around the market".into()).unwrap();
+        assert_eq!(changes.0.load(Ordering::SeqCst), 2);
+        let listed = q.neighbourhoods().unwrap();
+        assert_eq!(
+            listed.iter().map(|n| (n.name.as_str(), n.description.as_str())).collect::<Vec<_>>(),
+            [("Aligre-Cotte", "Around the market")]
+        );
+        match q.edit_neighbourhood(nid.clone(), " ".into(), String::new()) {
+            Err(QuartierError::Refused { code, .. }) => assert_eq!(code, "invalid"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+
+        // Leaving is a change of the member; the replica goes when the server has taken it.
+        q.leave_neighbourhood(nid.clone()).unwrap();
+        assert!(q.members(nid.clone(), 50, 0).unwrap().is_empty());
+        assert_eq!(changes.0.load(Ordering::SeqCst), 2);
+        assert_eq!(q.neighbourhoods().unwrap().len(), 1);
+        sub.cancel();
     }
 
     #[test]

@@ -69,6 +69,20 @@ extension QuartierStore {
         try await work { try $0.loanCalendar(neighbourhoodId: nid, itemId: itemId) }
     }
 
+    // MARK: the neighbourhood itself
+
+    /// A moderator renames or redescribes the neighbourhood (both are replaced).
+    public func editNeighbourhood(in nid: String, name: String, description: String) async throws {
+        try await work { try $0.editNeighbourhood(neighbourhoodId: nid, name: name, description: description) }
+    }
+
+    /// The person leaves the neighbourhood: what they wrote there is removed for everyone. The
+    /// neighbourhood leaves `neighbourhoods()` (and `observeNeighbourhoods()`) at the next sync, once the
+    /// server has taken the leave.
+    public func leaveNeighbourhood(in nid: String) async throws {
+        try await work { try $0.leaveNeighbourhood(neighbourhoodId: nid) }
+    }
+
     // MARK: members and invitations
 
     public func members(in nid: String, limit: UInt32 = 50, offset: UInt32 = 0) async throws -> [Member] {
@@ -259,6 +273,12 @@ extension QuartierStore {
         }
     }
 
+    /// The neighbourhoods this device holds, live: one created, joined (when sync brings it), edited (here
+    /// or by a moderator elsewhere), or left (gone at the sync that follows the leave).
+    public func observeNeighbourhoods() throws -> AsyncStream<[Neighbourhood]> {
+        try observe([.neighbourhoods]) { try $0.neighbourhoods() }
+    }
+
     public func observeItems(in nid: String, limit: UInt32 = 50) throws -> AsyncStream<[Item]> {
         try observe([.items, .loans, .members]) { try $0.items(neighbourhoodId: nid, limit: limit, offset: 0) }
     }
@@ -292,6 +312,13 @@ extension QuartierStore {
     {
         try observe([.orders, .products, .stalls, .members]) {
             try $0.orders(neighbourhoodId: nid, stallId: stallId, status: status, mine: mine, limit: 50, offset: 0)
+        }
+    }
+
+    /// What a stall still has to hand over, by pickup day, live.
+    public func observePendingOrders(in nid: String, stallId: String) throws -> AsyncStream<[Order]> {
+        try observe([.orders, .products, .stalls, .members]) {
+            try $0.pendingOrders(neighbourhoodId: nid, stallId: stallId)
         }
     }
 

@@ -30,6 +30,7 @@ public final class QuartierStore: @unchecked Sendable {
     /// Who this device is, and whom it acts for.
     public var identity: Identity { core.identity() }
 
+    /// The neighbourhoods this device holds, by name.
     public func neighbourhoods() async throws -> [Neighbourhood] {
         try await work { try $0.neighbourhoods() }
     }

@@ -45,6 +45,26 @@ final class QuartierStoreTests: XCTestCase {
         XCTAssertEqual(pending, 2)
     }
 
+    func testTheNeighbourhoodsStreamYieldsWhenOneIsFoundedAndWhenItIsEdited() async throws {
+        let store = self.store!
+        let stream = try store.observeNeighbourhoods()
+        let (lists, nid) = try await within(seconds: 10) { () -> ([[Neighbourhood]?], String) in
+            var lists = stream.makeAsyncIterator()
+            let first = await lists.next()
+            let nid = try await store.createNeighbourhood(name: "Aligre", displayName: "Alice")
+            let second = await lists.next()
+            // A favour is no change of the list: nothing is yielded for it.
+            _ = try await store.askFavour(in: nid, title: "Water my plants on Saturday", category: "garden")
+            try await store.editNeighbourhood(in: nid, name: "Aligre-Cotte", description: "Around the market")
+            return ([first, second, await lists.next()], nid)
+        }
+        XCTAssertEqual(lists[0], [])
+        XCTAssertEqual(lists[1], [Neighbourhood(id: nid, name: "Aligre", description: "")])
+        XCTAssertEqual(lists[2], [Neighbourhood(id: nid, name: "Aligre-Cotte", description: "Around the market")])
+        let listed = try await store.neighbourhoods()
+        XCTAssertEqual(listed, lists[2])
+    }
+
     func testAnEmptyTitleIsRefusedWithATypedError() async throws {
         let nid = try await store.createNeighbourhood(name: "Aligre", displayName: "Alice")
         do {

@@ -32,13 +32,37 @@ final class ServerStoryTests: XCTestCase {
         let bob = try await QuartierStore.open(path: dir.appendingPathComponent("bob.db").path)
         let bobSync = try bob.sync(serverUrl: url, secrets: secrets("bob"))
 
+        // Bob's list of neighbourhoods, live from before he joins.
+        let bobNeighbourhoods = try bob.observeNeighbourhoods()
+        let before = try await within(seconds: 10) { () -> [Neighbourhood]? in
+            for await list in bobNeighbourhoods { return list }
+            return nil
+        }
+        XCTAssertEqual(before, [])
+
         let title = try await within(seconds: 60) { try await neighbourSample(store: bob, sync: bobSync, code: code) }
         XCTAssertEqual(title, "Water my plants on Saturday")
+        let joined = try await within(seconds: 30) { () -> [Neighbourhood] in
+            for await list in bobNeighbourhoods where !list.isEmpty { return list }
+            return []
+        }
+        XCTAssertEqual(joined.map(\.id), [nid])
+        XCTAssertEqual(joined.map(\.name), ["Aligre"])
         XCTAssertEqual(bobSync.status.pending, 0)
         XCTAssertNotNil(bobSync.status.lastSuccessMs)
         let drill = try await bob.items(in: nid)[0]
         let loan = try await bob.loans(in: nid)[0]
         XCTAssertEqual(loan.status, .requested)
+
+        // Alice, a moderator, renames the neighbourhood: Bob's list follows when he syncs.
+        try await alice.editNeighbourhood(in: nid, name: "Aligre-Cotte", description: "Around the market")
+        try await aliceSync.syncOnce()
+        try await bobSync.syncOnce()
+        let renamed = try await within(seconds: 30) { () -> [Neighbourhood] in
+            for await list in bobNeighbourhoods where list.map(\.name) != ["Aligre"] { return list }
+            return []
+        }
+        XCTAssertEqual(renamed, [Neighbourhood(id: nid, name: "Aligre-Cotte", description: "Around the market")])
 
         // Alice sees the request arrive through her live list, and approves it.
         let aliceLoans = try alice.observeLoans(in: nid)
@@ -91,7 +115,13 @@ final class ServerStoryTests: XCTestCase {
         let order = try await bob.placeOrder(
             in: nid, stallId: stall, lines: [OrderLineDraft(productId: basil, quantity: 2)], pickupDay: day(3))
         try await bobSync.syncOnce()
+        let pending = try alice.observePendingOrders(in: nid, stallId: stall)
         try await aliceSync.syncOnce()
+        let placed = try await within(seconds: 30) { () -> [Order] in
+            for await orders in pending where !orders.isEmpty { return orders }
+            return []
+        }
+        XCTAssertEqual(placed.map(\.id), [order])
         try await alice.confirmOrder(in: nid, orderId: order)
         try await alice.orderReady(in: nid, orderId: order)
         try await alice.collectOrder(in: nid, orderId: order)
@@ -114,6 +144,20 @@ final class ServerStoryTests: XCTestCase {
         try await bob.dismissRejection(seq: rejections[0].seq)
         let left = try await bob.rejections(in: nid)
         XCTAssertEqual(left, [])
+
+        // Bob leaves: once the server has taken it, the neighbourhood leaves his phone and his list.
+        try await bob.leaveNeighbourhood(in: nid)
+        try await bobSync.syncOnce()
+        let gone = try await within(seconds: 30) { () -> [Neighbourhood]? in
+            for await list in bobNeighbourhoods where list.isEmpty { return list }
+            return nil
+        }
+        XCTAssertEqual(gone, [])
+        let held = try await bob.neighbourhoods()
+        XCTAssertEqual(held, [])
+        try await aliceSync.syncOnce()
+        let members = try await alice.members(in: nid)
+        XCTAssertEqual(members.map(\.displayName), ["Alice"])
     }
 
     func testTheSyncStatusStreamTellsPendingChangesThenTheSuccess() async throws {

@@ -80,6 +80,7 @@ class QuartierStore private constructor(
     /** Who this device is, and whom it acts for. */
     val identity: Identity by lazy { core.identity() }
 
+    /** The neighbourhoods this device holds, by name. */
     suspend fun neighbourhoods(): List<Neighbourhood> = withContext(io) { core.neighbourhoods() }
 
     /** Starts a neighbourhood with this person as its moderator; returns its id. */
@@ -232,6 +233,19 @@ class QuartierStore private constructor(
     suspend fun loanCalendar(neighbourhoodId: String, itemId: String): List<BookedPeriod> =
         on { loanCalendar(neighbourhoodId, itemId) }
 
+    // ----- the neighbourhood itself --------------------------------------------------------------
+
+    /** A moderator renames or redescribes the neighbourhood (both are replaced). */
+    suspend fun editNeighbourhood(neighbourhoodId: String, name: String, description: String) =
+        on { editNeighbourhood(neighbourhoodId, name, description) }
+
+    /**
+     * The person leaves the neighbourhood: what they wrote there is removed for everyone. The
+     * neighbourhood leaves [neighbourhoods] (and [observeNeighbourhoods]) at the next sync, once the
+     * server has taken the leave.
+     */
+    suspend fun leaveNeighbourhood(neighbourhoodId: String) = on { leaveNeighbourhood(neighbourhoodId) }
+
     // ----- members and invitations ---------------------------------------------------------------
 
     suspend fun members(neighbourhoodId: String, limit: Int = 50, offset: Int = 0): List<Member> =
@@ -360,6 +374,12 @@ class QuartierStore private constructor(
     fun <T> observe(vararg topics: Topic, query: Quartier.() -> T): Flow<T> =
         changes(*topics).map { core.query() }.distinctUntilChanged().flowOn(io).buffer(Channel.CONFLATED)
 
+    /**
+     * The neighbourhoods this device holds, live: one created, joined (when sync brings it), edited
+     * (here or by a moderator elsewhere), or left (gone at the sync that follows the leave).
+     */
+    fun observeNeighbourhoods(): Flow<List<Neighbourhood>> = observe(Topic.NEIGHBOURHOODS) { neighbourhoods() }
+
     fun observeItems(neighbourhoodId: String, limit: Int = 50): Flow<List<Item>> =
         observe(Topic.ITEMS, Topic.LOANS, Topic.MEMBERS) { items(neighbourhoodId, limit.toUInt(), 0u) }
 
@@ -386,6 +406,10 @@ class QuartierStore private constructor(
     ): Flow<List<Order>> = observe(Topic.ORDERS, Topic.PRODUCTS, Topic.STALLS, Topic.MEMBERS) {
         orders(neighbourhoodId, stallId, status, mine, 50u, 0u)
     }
+
+    /** What a stall still has to hand over, by pickup day, live. */
+    fun observePendingOrders(neighbourhoodId: String, stallId: String): Flow<List<Order>> =
+        observe(Topic.ORDERS, Topic.PRODUCTS, Topic.STALLS, Topic.MEMBERS) { pendingOrders(neighbourhoodId, stallId) }
 
     fun observeThread(neighbourhoodId: String, kind: ThreadKind, subjectId: String): Flow<List<Message>> =
         observe(Topic.MESSAGES, Topic.MEMBERS) { thread(neighbourhoodId, kind, subjectId, 200u, 0u) }

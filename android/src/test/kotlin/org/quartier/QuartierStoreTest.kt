@@ -2,9 +2,12 @@ package org.quartier
 
 import java.nio.file.Files
 import java.nio.file.Path
+import java.lang.reflect.ParameterizedType
+import java.lang.reflect.WildcardType
 import java.time.LocalDate
 import java.util.Collections
 import java.util.concurrent.atomic.AtomicInteger
+import kotlin.coroutines.Continuation
 import kotlin.io.path.deleteRecursively
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.take
@@ -29,6 +32,7 @@ import org.quartier.core.InboxEntry
 import org.quartier.core.Loan
 import org.quartier.core.LogLevel
 import org.quartier.core.LogRecord
+import org.quartier.core.Neighbourhood
 import org.quartier.core.QuartierException
 import org.quartier.core.SearchKind
 import org.quartier.core.SecretStore
@@ -77,6 +81,42 @@ class QuartierStoreTest {
         assertEquals(listOf(seen), store.favours(nid))
         // The neighbourhood and the favour wait in the outbox for the server.
         assertEquals(2L, store.outboxCount())
+    }
+
+    @Test
+    fun `the neighbourhoods flow emits when one is founded and when it is edited`() = runBlocking {
+        val lists = Collections.synchronizedList(mutableListOf<List<Neighbourhood>>())
+        val collecting = launch(Dispatchers.Default) {
+            store.observeNeighbourhoods().take(3).toList(lists)
+        }
+        withTimeout(10_000) { while (lists.isEmpty()) yield() }
+        assertEquals(emptyList<Neighbourhood>(), lists[0])
+
+        val nid = store.createNeighbourhood("Aligre", displayName = "Alice")
+        withTimeout(10_000) { while (lists.size < 2) yield() }
+        assertEquals(listOf(Neighbourhood(nid, "Aligre", "")), lists[1])
+        // A favour is no change of the list: nothing is emitted for it.
+        store.askFavour(nid, "Water my plants on Saturday", category = "garden")
+        store.editNeighbourhood(nid, "Aligre-Cotte", "Around the market")
+        withTimeout(10_000) { collecting.join() }
+        assertEquals(listOf(Neighbourhood(nid, "Aligre-Cotte", "Around the market")), lists[2])
+        assertEquals(lists[2], store.neighbourhoods())
+    }
+
+    @Test
+    fun `every list has its live twin`() {
+        // The suspend functions that answer a list: their continuation takes a List.
+        val lists = QuartierStore::class.java.declaredMethods.filter { method ->
+            val continuation = method.genericParameterTypes.lastOrNull() as? ParameterizedType
+            val answer = (continuation?.actualTypeArguments?.singleOrNull() as? WildcardType)?.lowerBounds?.singleOrNull()
+            continuation?.rawType == Continuation::class.java &&
+                ((answer as? ParameterizedType)?.rawType ?: answer) == List::class.java
+        }.map { it.name }.toSet()
+        assertTrue("neighbourhoods" in lists && "favours" in lists, lists.toString())
+        val observed = QuartierStore::class.java.methods.map { it.name }.filter { it.startsWith("observe") }.toSet()
+        // Notifying marks the entries as told: it is asked for, never watched.
+        val unobserved = lists.filter { "observe" + it.replaceFirstChar(Char::uppercase) !in observed } - "notificationsDue"
+        assertEquals(emptyList<String>(), unobserved)
     }
 
     @Test

@@ -8,7 +8,9 @@ import java.time.LocalDate
 import kotlin.io.path.deleteRecursively
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
+import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterEach
@@ -21,6 +23,7 @@ import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.fail
 import org.quartier.core.FavourStatus
 import org.quartier.core.LoanStatus
+import org.quartier.core.Neighbourhood
 import org.quartier.core.OrderLineDraft
 import org.quartier.core.OrderStatus
 import org.quartier.core.ProductDraft
@@ -64,13 +67,28 @@ class ServerStoryTest {
             val bob = QuartierStore.open(dir.resolve("bob.db").toString()).also { closing += it }
             val bobSync = bob.sync(serverUrl, secrets("bob")).also { closing += it }
 
+            // Bob's list of neighbourhoods, live from before he joins.
+            val bobNeighbourhoods = Channel<List<Neighbourhood>>(Channel.UNLIMITED)
+            val watching = launch(Dispatchers.Default) { bob.observeNeighbourhoods().collect { bobNeighbourhoods.send(it) } }
+            assertEquals(emptyList<Neighbourhood>(), bobNeighbourhoods.receive())
+
             // Bob joins, sees Alice's favour arrive, and asks for the drill; his empty title is refused.
             assertEquals("Water my plants on Saturday", neighbourSample(bob, bobSync, code))
+            assertEquals(listOf(nid to "Aligre"), bobNeighbourhoods.receive().map { it.id to it.name })
             assertEquals(0uL, bobSync.status.pending)
             assertNotNull(bobSync.status.lastSuccessMs)
             val drill = bob.items(nid).single()
             val bobLoan = bob.loans(nid).single()
             assertEquals(LoanStatus.REQUESTED, bobLoan.status)
+
+            // Alice, a moderator, renames the neighbourhood: Bob's list follows when he syncs.
+            alice.editNeighbourhood(nid, "Aligre-Cotte", "Around the market")
+            aliceSync.syncOnce()
+            bobSync.syncOnce()
+            assertEquals(
+                listOf(Neighbourhood(nid, "Aligre-Cotte", "Around the market")),
+                withTimeout(30_000) { bobNeighbourhoods.receive() },
+            )
 
             // Alice sees the request arrive through her live list of loans, and approves it.
             val aliceLoans = async(Dispatchers.Default) {
@@ -128,7 +146,9 @@ class ServerStoryTest {
             assertEquals(listOf("Basil"), bob.products(nid, stall).map { it.name })
             val order = bob.placeOrder(nid, stall, listOf(OrderLineDraft(basil, 2)), note = "Saturday morning")
             bobSync.syncOnce()
+            val pending = async(Dispatchers.Default) { alice.observePendingOrders(nid, stall).first { it.isNotEmpty() } }
             aliceSync.syncOnce()
+            assertEquals(listOf(order), pending.await().map { it.id })
             assertEquals(listOf(order), alice.pendingOrders(nid, stall).map { it.id })
             alice.confirmOrder(nid, order)
             alice.orderReady(nid, order)
@@ -153,6 +173,15 @@ class ServerStoryTest {
             assertTrue(bob.loans(nid).none { it.firstDay == far.toString() }, "the refused loan was rolled back")
             bob.dismissRejection(rejection.seq)
             assertEquals(emptyList<Any>(), bob.rejections(nid))
+
+            // Bob leaves: once the server has taken it, the neighbourhood leaves his phone and his list.
+            bob.leaveNeighbourhood(nid)
+            bobSync.syncOnce()
+            assertEquals(emptyList<Neighbourhood>(), withTimeout(30_000) { bobNeighbourhoods.receive() })
+            assertEquals(emptyList<Neighbourhood>(), bob.neighbourhoods())
+            watching.cancel()
+            aliceSync.syncOnce()
+            assertEquals(listOf("Alice"), alice.members(nid).map { it.displayName })
         }
     }
 
