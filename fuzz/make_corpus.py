@@ -120,3 +120,32 @@ for name, value in corpus.items():
 for name, value in requests.items():
     with open(os.path.join(here, "corpus", "request", name), "wb") as f:
         f.write(value)
+
+# A libFuzzer dictionary for both targets (`-dict=quartier.dict`, as scripts/fuzz.sh runs them): every
+# field name and short text of the corpus, the enums' values, the pull's parameters and numbers at the
+# limits of their types, so that mutations splice whole names instead of guessing them byte by byte.
+tokens = set()
+def walk(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            tokens.add(json.dumps(k))
+            walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+    elif isinstance(v, str) and len(v) <= 24:
+        tokens.add(json.dumps(v, ensure_ascii=False))
+walk(list(corpus.values()))
+walk([json.loads(b[1:]) for k, b in requests.items() if b[:1] != PULL and k not in ("push-deep", "push-invalid-utf8")])
+for word in ["member", "trader", "moderator", "ask", "offer", "new", "good", "fair", "worn", "favour",
+             "loan", "order", "gap", "seq_reused"]:
+    tokens.add(json.dumps(word))
+tokens.update(["after=", "limit=", "null", "true", "false", "-1", "0", "9223372036854775807",
+               "-9223372036854775808", "18446744073709551615", "4294967295", "2199-12-31", "1e308"])
+def escape(token):
+    return "".join("\\" + chr(b) if b in (0x22, 0x5c) else chr(b) if 32 <= b < 127 else "\\x%02x" % b
+                   for b in token.encode())
+with open(os.path.join(here, "quartier.dict"), "w") as f:
+    f.write("# Written by make_corpus.py: field names, ids, operation names and limits for libFuzzer's -dict.\n")
+    for token in sorted(tokens):
+        f.write('"%s"\n' % escape(token))
