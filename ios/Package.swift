@@ -33,5 +33,7 @@ let package = Package(
         // The Swift API the apps use.
         .target(name: "Quartier", dependencies: ["QuartierCore"], path: "Sources/Quartier"),
         .testTarget(name: "QuartierTests", dependencies: ["Quartier"], path: "Tests/QuartierTests"),
+        // "Across the FFI": the cost of a call from Swift (bench/ffi.sh; smoke-run by scripts/test-shells.sh).
+        .executableTarget(name: "QuartierFfiBench", dependencies: ["Quartier"], path: "Benchmarks/FfiBench"),
     ]
 )

@@ -6,9 +6,10 @@
 #   2. generates the Kotlin and Swift bindings from the built library (they are never committed);
 #   2b. starts the real sync server on 127.0.0.1:0 (a fresh SQLite folder) for the story tests, reads the
 #      address it prints, and stops it at the end;
-#   3. runs the Kotlin tests with Maven (JUnit 5) on the JVM;
+#   3. runs the Kotlin tests with Maven (JUnit 5) on the JVM, the FFI benchmark's smoke test among them;
 #   4. runs the Swift tests with `swift test` in a Debian trixie root (scripts/install-swift.sh builds
-#      it once per machine and this script reuses it).
+#      it once per machine and this script reuses it), then the Swift FFI benchmark at a tiny size
+#      (bench/ffi.sh runs both benchmarks at full size).
 # Fails if either fails. Honours CARGO_TARGET_DIR. Needs root for the Swift part (mount, chroot).
 #
 # Usage: scripts/test-shells.sh [kotlin|swift]...     (both when none is named)
@@ -128,8 +129,12 @@ if wants swift; then
     root="$(scripts/install-swift.sh)"
     # SwiftPM's build folder lives in cargo's target folder, so it is reused between runs and never in
     # the work tree. Swift Testing is off: the tests are XCTest, and it would only add "0 tests passed".
+    # Then the FFI benchmark (bench/ffi.sh) runs at a tiny size, so that it never rots.
     if ! in_swift_root "$root" 'cd /src/ios \
-        && swift test --disable-swift-testing --scratch-path /target/swift-build -Xlinker -L/target/debug' \
+        && swift test --disable-swift-testing --scratch-path /target/swift-build -Xlinker -L/target/debug \
+        && echo "== the Swift FFI benchmark, smoke run" >&2 \
+        && swift build --product QuartierFfiBench --scratch-path /target/swift-build -Xlinker -L/target/debug \
+        && /target/swift-build/debug/QuartierFfiBench --smoke >&2' \
         QUARTIER_SERVER_URL="$SERVER_URL" LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:/target/debug; then
         failed+=(swift)
     fi
