@@ -36,8 +36,13 @@ fi
 export RUSTC_BOOTSTRAP=1
 cd fuzz
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-# The request target's SQLite file goes to the temporary folder: one of ours, removed at the end.
-scratch_tmp="$(mktemp -d)"
+# The request target's SQLite file (a new one per input) goes to the temporary folder: one of ours,
+# removed at the end, in memory when /dev/shm can hold it (a quarter faster than on disk).
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    scratch_tmp="$(mktemp -d -p /dev/shm quartier-fuzz.XXXXXX)"
+else
+    scratch_tmp="$(mktemp -d)"
+fi
 trap 'rm -rf "$scratch_tmp"' EXIT
 
 failed=()
