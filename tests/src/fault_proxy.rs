@@ -425,12 +425,26 @@ struct Request {
 }
 
 impl Request {
-    /// Asks for pull pages of at most `limit` changes, unless the client asked for a size itself.
+    /// Asks for pull pages of at most `limit` changes (fewer if the client asked for fewer).
     fn limit_pull_pages(&mut self, limit: u32) {
-        if self.method != "GET" || !self.path.contains("/pull?") || self.path.contains("limit=") {
+        if self.method != "GET" || !self.path.contains("/pull?") {
             return;
         }
-        let path = format!("{}&limit={limit}", self.path);
+        let (route, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let mut asked = None;
+        let mut pairs: Vec<&str> = query
+            .split('&')
+            .filter(|pair| match pair.strip_prefix("limit=") {
+                Some(n) => {
+                    asked = n.parse::<u32>().ok();
+                    false
+                }
+                None => !pair.is_empty(),
+            })
+            .collect();
+        let limit = format!("limit={}", asked.map_or(limit, |asked| asked.min(limit)));
+        pairs.push(&limit);
+        let path = format!("{route}?{}", pairs.join("&"));
         self.head = self.head.replacen(&format!(" {} ", self.path), &format!(" {path} "), 1);
         self.path = path;
     }

@@ -171,16 +171,31 @@ pub fn put_json(conn: &Connection, entity: &Entity, data: String) -> Result<()> 
     let key = entity.key();
     let table = table_of(key.kind);
     let (columns, texts) = row_of(entity);
+    let fts = fts_of(key.kind);
+    // Whether the row is there already: only then has it a full-text entry to take out. Asking costs
+    // one look-up in the key's index; a full-text delete of a row that is not there costs several (an
+    // entity pulled for the first time, most of an initial sync, would pay it for nothing).
+    let existed = match fts {
+        Some(_) => conn
+            .prepare_cached(&format!("SELECT rowid FROM {table} WHERE neighbourhood_id = ? AND id = ?"))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![key.neighbourhood_id, key.id], |row| row.get::<_, i64>(0)).optional()
+            })
+            .map_err(StoreError::sqlite("saving a change"))?,
+        None => None,
+    };
     let mut values: Vec<Value> = vec![text(&key.neighbourhood_id), text(&key.id), Value::Text(data)];
     values.extend(columns.iter().map(|(_, v)| v.clone()));
     let rowid: i64 = conn
         .prepare_cached(&upsert_sql(table, &columns))
         .and_then(|mut stmt| stmt.query_row(rusqlite::params_from_iter(values), |row| row.get(0)))
         .map_err(StoreError::sqlite("saving a change"))?;
-    if let Some(fts) = fts_of(key.kind) {
-        conn.prepare_cached(&format!("DELETE FROM {fts} WHERE rowid = ?"))
-            .and_then(|mut stmt| stmt.execute([rowid]))
-            .map_err(StoreError::sqlite("updating the search index"))?;
+    if let Some(fts) = fts {
+        if let Some(old) = existed {
+            conn.prepare_cached(&format!("DELETE FROM {fts} WHERE rowid = ?"))
+                .and_then(|mut stmt| stmt.execute([old]))
+                .map_err(StoreError::sqlite("updating the search index"))?;
+        }
         if !texts.is_empty() {
             let placeholders = vec!["?"; texts.len()].join(", ");
             let mut values: Vec<Value> = vec![Value::Integer(rowid)];

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_sync.sql"),
     include_str!("migrations/005_settled.sql"),
     include_str!("migrations/006_answered.sql"),
+    include_str!("migrations/007_search_merges.sql"),
 ];
 
 /// The version a fresh database gets.

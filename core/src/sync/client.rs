@@ -33,6 +33,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const PUSH_BATCH: usize = 200;
 /// Push bodies longer than this go gzip-compressed (a handful of mutations; smaller ones gain little).
 const GZIP_ABOVE: usize = 1024;
+/// Changes asked for per pull page: the most a server gives. Each page is one round trip (long on a
+/// phone's network) and one transaction on the device (its commit, and a segment of each full-text
+/// index to merge later), so fewer, larger pages sync a neighbourhood faster; a page of 5,000 is a
+/// few megabytes of JSON.
+const PULL_PAGE: u32 = MAX_PULL_LIMIT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -262,6 +267,25 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>, SyncError> {
         .write_all(bytes)
         .and_then(|()| encoder.finish())
         .map_err(|e| SyncError::Protocol(format!("a push could not be compressed: {e}")))
+}
+
+/// What a pull request brought.
+enum Pulled {
+    Page(PullResponse),
+    /// A neighbourhood created offline that the server does not have yet.
+    Unknown,
+    /// No longer a member (left, or removed): its content leaves this device too.
+    Left,
+}
+
+/// The result of storing a page on a blocking thread. A panic there goes on unwinding here, as it
+/// would have without the thread (the FFI layer catches it).
+fn joined(stored: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), SyncError> {
+    match stored {
+        Ok(result) => Ok(result?),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(SyncError::Offline(format!("storing a pulled page was cancelled ({e})"))),
+    }
 }
 
 fn offline(error: reqwest::Error) -> SyncError {
@@ -503,41 +527,76 @@ impl SyncClient {
         // replay a mutation whose answer was lost (another client of this store pushed it while this
         // pull was on its way, say) on top of a state that holds it already.
         for neighbourhood in self.store.followed()? {
-            loop {
-                if Instant::now() >= deadline {
-                    return Ok(report);
+            if Instant::now() >= deadline {
+                return Ok(report);
+            }
+            let after = self.store.sync_cursor(&neighbourhood)?;
+            let mut page = match self.pull_page(&token, &neighbourhood, after, deadline).await? {
+                Pulled::Page(page) => page,
+                Pulled::Unknown => continue,
+                Pulled::Left => {
+                    self.store.forget(&neighbourhood)?;
+                    continue;
                 }
-                let after = self.store.sync_cursor(&neighbourhood)?;
-                let mut url = self.url(&format!("/v1/neighbourhoods/{neighbourhood}/pull"))?;
-                url.query_pairs_mut().append_pair("after", &after.to_string());
-                let response = self
-                    .http
-                    .get(url)
-                    .bearer_auth(&token)
-                    .timeout(remaining(deadline))
-                    .send()
-                    .await
-                    .map_err(offline)?;
-                let page: PullResponse = match answer(response).await {
-                    Ok(page) => page,
-                    // A neighbourhood created offline that the server does not have yet.
-                    Err(SyncError::Server { status: 404, .. }) => break,
-                    // No longer a member (left, or removed): its content leaves this device too.
-                    Err(SyncError::Server { status: 403, .. }) => {
+            };
+            // Each page is stored with its cursor, on a blocking thread, while the next one is on its way.
+            loop {
+                report.pulled += page.changes.len();
+                let (more, cursor) = (page.more, page.cursor);
+                let store = Arc::clone(&self.store);
+                let of = neighbourhood.clone();
+                let stored = tokio::task::spawn_blocking(move || store.apply_pulled(&of, &page));
+                if !more || Instant::now() >= deadline {
+                    joined(stored.await)?;
+                    if more {
+                        return Ok(report);
+                    }
+                    break;
+                }
+                let (stored, next) =
+                    tokio::join!(stored, self.pull_page(&token, &neighbourhood, cursor, deadline));
+                joined(stored)?;
+                match next? {
+                    Pulled::Page(next) => page = next,
+                    Pulled::Unknown => break,
+                    // Forgotten once the page before is stored, so that nothing of it stays behind.
+                    Pulled::Left => {
                         self.store.forget(&neighbourhood)?;
                         break;
                     }
-                    Err(e) => return Err(e),
-                };
-                report.pulled += page.changes.len();
-                self.store.apply_pulled(&neighbourhood, &page)?;
-                if !page.more {
-                    break;
                 }
             }
         }
         report.complete = true;
         Ok(report)
+    }
+
+    /// Fetches the page of `neighbourhood`'s changes after `after`.
+    async fn pull_page(
+        &self,
+        token: &str,
+        neighbourhood: &str,
+        after: u64,
+        deadline: Instant,
+    ) -> Result<Pulled, SyncError> {
+        let mut url = self.url(&format!("/v1/neighbourhoods/{neighbourhood}/pull"))?;
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("limit", &PULL_PAGE.to_string());
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .timeout(remaining(deadline))
+            .send()
+            .await
+            .map_err(offline)?;
+        match answer(response).await {
+            Ok(page) => Ok(Pulled::Page(page)),
+            Err(SyncError::Server { status: 404, .. }) => Ok(Pulled::Unknown),
+            Err(SyncError::Server { status: 403, .. }) => Ok(Pulled::Left),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends one push: its outcomes, or where it stopped at a gap in this device's numbers.
