@@ -622,7 +622,7 @@ impl Where {
     pub(super) fn involving(nid: &str, who: &str) -> Where {
         Where {
             sql: String::from(
-                "rowid IN (SELECT rowid FROM favours WHERE neighbourhood_id = ? AND author = ? \
+                "favours.rowid IN (SELECT rowid FROM favours WHERE neighbourhood_id = ? AND author = ? \
                  UNION SELECT rowid FROM favours WHERE neighbourhood_id = ? AND counterpart = ?)",
             ),
             values: [nid, who, nid, who].map(|v| Value::Text(v.to_owned())).into(),
@@ -731,34 +731,58 @@ impl Located {
     const ITEMS: Located = Located { table: "items", state_column: "withdrawn" };
 
     /// How many candidates each cell of a band holds: cell_row, cell_col and a count. The band is
-    /// either the rows of a range (`cell_row BETWEEN ? AND ?`), or, when `narrow`, some rows (a JSON
-    /// array) and a range of columns in each, which the place index seeks to row by row.
+    /// either the rows of a range (`cell_row BETWEEN ? AND ?`, after the filter's values), or, when
+    /// `narrow`, spans of columns row by row (a JSON array of `[row, first column, last column]`, the
+    /// first value), which the place index seeks to one by one.
     pub(super) fn band_sql(&self, w: &Where, states: usize, narrow: bool) -> String {
-        let band = if narrow {
-            "cell_row IN (SELECT value FROM json_each(?)) AND cell_col BETWEEN ? AND ?"
+        let select = "cell_row, cell_col, count(*)";
+        let group = " GROUP BY cell_row, cell_col";
+        if narrow {
+            self.spans_sql(select, w, states) + group
         } else {
-            "cell_row BETWEEN ? AND ?"
-        };
-        format!(
-            "SELECT cell_row, cell_col, count(*) FROM {} WHERE {} AND {} IN ({}) AND {band} \
-             GROUP BY cell_row, cell_col",
-            self.table,
-            w.sql,
-            self.state_column,
-            vec!["?"; states].join(", ")
-        )
+            format!(
+                "SELECT {select} FROM {} WHERE {} AND {} IN ({}) AND cell_row BETWEEN ? AND ?{group}",
+                self.table,
+                w.sql,
+                self.state_column,
+                vec!["?"; states].join(", ")
+            )
+        }
     }
 
-    /// The candidates of one cell: rowid, creation time and id.
-    fn cell_sql(&self, w: &Where, states: usize) -> String {
+    /// The candidates of some spans of cells (a JSON array of `[row, first column, last column]`, the
+    /// first value): rowid, creation time, id, cell_row and cell_col.
+    fn cells_sql(&self, w: &Where, states: usize) -> String {
+        let t = self.table;
+        self.spans_sql(&format!("{t}.rowid, created_at, {t}.id, cell_row, cell_col"), w, states)
+    }
+
+    /// `select` of the rows in some spans of cells, the spans (`json_each`) sought one by one in the
+    /// place index. The filter's columns are the table's own (`json_each` has an `id` and a `rowid`
+    /// too, which the selected columns qualify).
+    fn spans_sql(&self, select: &str, w: &Where, states: usize) -> String {
         format!(
-            "SELECT rowid, created_at, id FROM {} WHERE {} AND {} IN ({}) AND cell_row = ? AND cell_col = ?",
+            "SELECT {select} FROM json_each(?) AS span CROSS JOIN {} WHERE {} AND {} IN ({}) \
+             AND cell_row = span.value ->> 0 AND cell_col BETWEEN span.value ->> 1 AND span.value ->> 2",
             self.table,
             w.sql,
             self.state_column,
             vec!["?"; states].join(", ")
         )
     }
+}
+
+/// Spans of cells as a JSON array of `[row, first column, last column]`, for [`Located::spans_sql`].
+fn spans_json(spans: impl IntoIterator<Item = (u32, u32, u32)>) -> Value {
+    let mut json = String::from("[");
+    for (row, first, last) in spans {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(&format!("[{row},{first},{last}]"));
+    }
+    json.push(']');
+    Value::Text(json)
 }
 
 /// The cell of a row's `cell_row` and `cell_col`, if it has one.
@@ -790,24 +814,21 @@ fn nearest<T: Stored, S: Into<Value>>(
     let mut radius = FIRST_RADIUS_M.min(reach_m);
     // The cells within reach that hold candidates: distance, cell, how many.
     let mut cells: Vec<(u32, Cell, usize)> = loop {
-        let rows = place.near.rows_within(radius);
         let complete = radius >= reach_m;
-        let mut values = w.values.clone();
+        let spans = place.near.spans_within(radius);
+        let rows = place.near.rows_within(radius);
+        // Sought span by span while the band is a few hundred rows at most; beyond, read row by row.
+        let narrow = rows.end() - rows.start() < 256;
+        let mut values = Vec::with_capacity(w.values.len() + states.len() + 2);
+        if narrow {
+            values.push(spans_json(spans.iter().map(|(row, cols)| (*row, *cols.start(), *cols.end()))));
+        }
+        values.extend(w.values.iter().cloned());
         values.extend(states.iter().cloned());
-        let narrow = match place.near.cols_within(radius) {
-            Some(cols) if rows.end() - rows.start() < 256 => {
-                let list: Vec<u32> = rows.collect();
-                values.push(Value::Text(serde_json::to_string(&list).map_err(StoreError::data("rows"))?));
-                values.push(Value::Integer(i64::from(*cols.start())));
-                values.push(Value::Integer(i64::from(*cols.end())));
-                true
-            }
-            _ => {
-                values.push(Value::Integer(i64::from(*rows.start())));
-                values.push(Value::Integer(i64::from(*rows.end())));
-                false
-            }
-        };
+        if !narrow {
+            values.push(Value::Integer(i64::from(*rows.start())));
+            values.push(Value::Integer(i64::from(*rows.end())));
+        }
         let mut band = conn
             .prepare_cached(&located.band_sql(w, states.len(), narrow))
             .map_err(StoreError::sqlite(context))?;
@@ -843,21 +864,27 @@ fn nearest<T: Stored, S: Into<Value>>(
             so_far >= page.end()
         })
         .map_or(u32::MAX, |&(distance, _, _)| distance);
-    let mut of_cell =
-        conn.prepare_cached(&located.cell_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
+    cells.retain(|&(distance, _, _)| distance <= cutoff);
+    // Those cells' candidates, in one statement: their creation time and id order ties.
     let mut ranked = Vec::new();
-    for &(distance, cell, _) in cells.iter().take_while(|&&(distance, _, _)| distance <= cutoff) {
-        let mut values = w.values.clone();
+    if !cells.is_empty() {
+        let mut values = Vec::with_capacity(w.values.len() + states.len() + 1);
+        values.push(spans_json(cells.iter().map(|(_, cell, _)| (cell.row, cell.col, cell.col))));
+        values.extend(w.values.iter().cloned());
         values.extend(states.iter().cloned());
-        values.push(Value::Integer(i64::from(cell.row)));
-        values.push(Value::Integer(i64::from(cell.col)));
-        let mut rows = of_cell.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+        let mut of_cells =
+            conn.prepare_cached(&located.cells_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
+        let mut rows = of_cells.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+        cells.sort_unstable_by_key(|&(_, cell, _)| cell);
         while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
-            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String)> {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String, _, _)> {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
             };
-            let (rowid, created_at, id) = read(row).map_err(StoreError::sqlite(context))?;
-            ranked.push((distance, Reverse(created_at), Reverse(id), rowid));
+            let (rowid, created_at, id, cell_row, cell_col) =
+                read(row).map_err(StoreError::sqlite(context))?;
+            let Some(cell) = cell_of(cell_row, cell_col) else { continue };
+            let Ok(at) = cells.binary_search_by_key(&cell, |&(_, cell, _)| cell) else { continue };
+            ranked.push((cells[at].0, Reverse(created_at), Reverse(id), rowid));
         }
     }
     ranked.sort_unstable();
@@ -1025,30 +1052,42 @@ mod tests {
         for (located, w, states, index, narrow) in
             shapes.iter().flat_map(|(l, w, s, i)| [false, true].map(|narrow| (*l, w, *s, *i, narrow)))
         {
-            let sql = located.band_sql(w, states, narrow);
-            let plan: Vec<String> = store
-                .read(|conn| {
-                    let mut values = w.values.clone();
-                    values.extend((0..states).map(|i| Value::Text(format!("s{i}"))));
-                    if narrow {
-                        values.push(Value::Text("[10, 11, 12]".into()));
-                    }
-                    values.extend([Value::Integer(10), Value::Integer(20)]);
-                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-                    let rows =
-                        stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(3)).unwrap();
-                    Ok(rows.map(Result::unwrap).collect())
-                })
-                .unwrap();
-            let plan = plan.join("\n");
-            assert!(plan.contains(index), "{sql}\n{plan}");
-            if narrow {
-                // Each row of the band is looked up, then its columns.
-                assert!(plan.contains("cell_row=? AND cell_col>? AND cell_col<?"), "{sql}\n{plan}");
-                assert!(!plan.contains(&format!("SCAN {}", located.table)), "{sql}\n{plan}");
-            } else {
-                assert!(plan.contains("cell_row>? AND cell_row<?"), "{sql}\n{plan}");
-                assert!(!plan.contains("SCAN"), "{sql}\n{plan}");
+            // The band's counts, and the candidates of the cells up to the page's last distance.
+            let cells_sql = narrow.then(|| located.cells_sql(w, states));
+            for (sql, cells) in
+                [(located.band_sql(w, states, narrow), false)].into_iter().chain(cells_sql.map(|s| (s, true)))
+            {
+                let plan: Vec<String> = store
+                    .read(|conn| {
+                        let mut values = Vec::new();
+                        if narrow {
+                            values.push(spans_json([(10, 20, 30), (11, 21, 31)]));
+                        }
+                        values.extend(w.values.iter().cloned());
+                        values.extend((0..states).map(|i| Value::Text(format!("s{i}"))));
+                        if !narrow {
+                            values.extend([Value::Integer(10), Value::Integer(20)]);
+                        }
+                        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                        let rows =
+                            stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(3)).unwrap();
+                        Ok(rows.map(Result::unwrap).collect())
+                    })
+                    .unwrap();
+                let plan = plan.join("\n");
+                assert!(
+                    plan.contains(index.trim_start_matches(if cells { "COVERING " } else { "" })),
+                    "{sql}\n{plan}"
+                );
+                if narrow {
+                    // Each span of the band is looked up: its row, then its columns.
+                    assert!(plan.contains("SCAN span"), "{sql}\n{plan}");
+                    assert!(plan.contains("cell_row=? AND cell_col>? AND cell_col<?"), "{sql}\n{plan}");
+                    assert!(!plan.contains(&format!("SCAN {}", located.table)), "{sql}\n{plan}");
+                } else {
+                    assert!(plan.contains("cell_row>? AND cell_row<?"), "{sql}\n{plan}");
+                    assert!(!plan.contains("SCAN"), "{sql}\n{plan}");
+                }
             }
         }
     }
