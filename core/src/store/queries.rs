@@ -717,6 +717,9 @@ impl Place {
 pub(super) const HALF_STEP_M: f64 = DISTANCE_STEP_M as f64 / 2.0;
 /// The first band searched around a place.
 const FIRST_RADIUS_M: f64 = 2_000.0;
+/// At most this many cells of a band are counted one by one, nearest first; a band of more is counted
+/// by spans of columns (one seek a row instead of one a cell).
+const CELLS_ONE_BY_ONE: usize = 1024;
 /// More than half the earth's circumference: a band this wide holds every row of the grid.
 pub(super) const WHOLE_EARTH_M: f64 = 20_100_000.0;
 
@@ -750,6 +753,20 @@ impl Located {
         }
     }
 
+    /// How many candidates each of some cells holds (a JSON array of `[row, column]`, the last value),
+    /// one row per cell in the array's order: SQLite counts a cell only when its row is stepped to, so
+    /// the nearest cells can be counted first and the rest left uncounted.
+    fn count_sql(&self, w: &Where, states: usize) -> String {
+        format!(
+            "SELECT (SELECT count(*) FROM {} WHERE {} AND {} IN ({}) \
+             AND cell_row = cell.value ->> 0 AND cell_col = cell.value ->> 1) FROM json_each(?) AS cell",
+            self.table,
+            w.sql,
+            self.state_column,
+            vec!["?"; states].join(", ")
+        )
+    }
+
     /// The candidates of some spans of cells (a JSON array of `[row, first column, last column]`, the
     /// first value): rowid, creation time, id, cell_row and cell_col.
     fn cells_sql(&self, w: &Where, states: usize) -> String {
@@ -770,6 +787,19 @@ impl Located {
             vec!["?"; states].join(", ")
         )
     }
+}
+
+/// Cells as a JSON array of `[row, column]`, for [`Located::count_sql`].
+fn cells_json(cells: impl IntoIterator<Item = (u32, u32)>) -> Value {
+    let mut json = String::from("[");
+    for (row, col) in cells {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(&format!("[{row},{col}]"));
+    }
+    json.push(']');
+    Value::Text(json)
 }
 
 /// Spans of cells as a JSON array of `[row, first column, last column]`, for [`Located::spans_sql`].
@@ -812,70 +842,120 @@ fn nearest<T: Stored, S: Into<Value>>(
     let states: Vec<Value> = states.into_iter().map(Into::into).collect();
     let reach_m = place.within_m.map_or(WHOLE_EARTH_M, |w| f64::from(w) + HALF_STEP_M).min(WHOLE_EARTH_M);
     let mut radius = FIRST_RADIUS_M.min(reach_m);
-    // The cells within reach that hold candidates: distance, cell, how many.
-    let mut cells: Vec<(u32, Cell, usize)> = loop {
+    // The cells counted so far, nearest first: distance, cell, how many candidates. Each round adds
+    // the cells whose shown distance is certain within its radius and were not certain before, all
+    // further than those of the rounds before.
+    let mut counted: Vec<(u32, Cell, usize)> = Vec::new();
+    let mut before: Option<f64> = None;
+    let cutoff = loop {
         let complete = radius >= reach_m;
-        let spans = place.near.spans_within(radius);
+        let certain = |distance: u32| {
+            (complete || f64::from(distance) + HALF_STEP_M <= radius)
+                && place.reaches(distance)
+                && before.is_none_or(|r| f64::from(distance) + HALF_STEP_M > r)
+        };
         let rows = place.near.rows_within(radius);
         // Sought span by span while the band is a few hundred rows at most; beyond, read row by row.
         let narrow = rows.end() - rows.start() < 256;
-        let mut values = Vec::with_capacity(w.values.len() + states.len() + 2);
-        if narrow {
-            values.push(spans_json(spans.iter().map(|(row, cols)| (*row, *cols.start(), *cols.end()))));
-        }
-        values.extend(w.values.iter().cloned());
-        values.extend(states.iter().cloned());
-        if !narrow {
-            values.push(Value::Integer(i64::from(*rows.start())));
-            values.push(Value::Integer(i64::from(*rows.end())));
-        }
-        let mut band = conn
-            .prepare_cached(&located.band_sql(w, states.len(), narrow))
-            .map_err(StoreError::sqlite(context))?;
-        let mut found = Vec::new();
-        let mut certain_rows = 0;
-        let mut cursor = band.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
-        while let Some(row) = cursor.next().map_err(StoreError::sqlite(context))? {
-            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?))
-            };
-            let (cell_row, cell_col, count) = read(row).map_err(StoreError::sqlite(context))?;
-            let Some(cell) = cell_of(cell_row, cell_col) else { continue };
-            let distance = place.near.distance_m(cell);
-            let certain = complete || f64::from(distance) + HALF_STEP_M <= radius;
-            if certain && place.reaches(distance) {
-                let count = usize::try_from(count).unwrap_or(0);
-                certain_rows += count;
-                found.push((distance, cell, count));
+        let spans = if narrow { place.near.spans_within(radius) } else { Vec::new() };
+        let spanned: u32 = spans.iter().map(|(_, cols)| cols.end() - cols.start() + 1).sum();
+        let mut cells: Vec<(u32, Cell)> = Vec::new();
+        let mut one_by_one = narrow && spanned as usize <= 4 * CELLS_ONE_BY_ONE;
+        if one_by_one {
+            for (row, cols) in &spans {
+                for col in cols.clone() {
+                    let cell = Cell { row: *row, col };
+                    let distance = place.near.distance_m(cell);
+                    if certain(distance) {
+                        cells.push((distance, cell));
+                    }
+                }
             }
+            cells.sort_unstable();
         }
-        if complete || certain_rows >= page.end() {
-            break found;
+        let start = counted.len();
+        one_by_one &= cells.len() <= CELLS_ONE_BY_ONE;
+        if one_by_one {
+            // Nearest first, one cell at a time, until the page is full and its last distance is
+            // passed: the cells further away are not counted.
+            let mut values = Vec::with_capacity(w.values.len() + states.len() + 1);
+            values.extend(w.values.iter().cloned());
+            values.extend(states.iter().cloned());
+            values.push(cells_json(cells.iter().map(|(_, cell)| (cell.row, cell.col))));
+            let mut count = conn
+                .prepare_cached(&located.count_sql(w, states.len()))
+                .map_err(StoreError::sqlite(context))?;
+            let mut counts = count.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+            let mut total: usize = counted.iter().map(|&(_, _, n)| n).sum();
+            let mut last = None;
+            for &(distance, cell) in &cells {
+                if last.is_some_and(|last| distance > last) {
+                    break;
+                }
+                let Some(row) = counts.next().map_err(StoreError::sqlite(context))? else { break };
+                let n = row.get::<_, i64>(0).map_err(StoreError::sqlite(context))?;
+                let n = usize::try_from(n).unwrap_or(0);
+                total += n;
+                counted.push((distance, cell, n));
+                if last.is_none() && total >= page.end() {
+                    last = Some(distance);
+                }
+            }
+        } else {
+            // Too many cells to count one by one: SQLite counts the band's candidates by cell.
+            let mut values = Vec::with_capacity(w.values.len() + states.len() + 2);
+            if narrow {
+                values.push(spans_json(spans.iter().map(|(row, cols)| (*row, *cols.start(), *cols.end()))));
+            }
+            values.extend(w.values.iter().cloned());
+            values.extend(states.iter().cloned());
+            if !narrow {
+                values.push(Value::Integer(i64::from(*rows.start())));
+                values.push(Value::Integer(i64::from(*rows.end())));
+            }
+            let mut band = conn
+                .prepare_cached(&located.band_sql(w, states.len(), narrow))
+                .map_err(StoreError::sqlite(context))?;
+            let mut cursor = band.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+            while let Some(row) = cursor.next().map_err(StoreError::sqlite(context))? {
+                let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+                    Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?))
+                };
+                let (cell_row, cell_col, count) = read(row).map_err(StoreError::sqlite(context))?;
+                let Some(cell) = cell_of(cell_row, cell_col) else { continue };
+                let distance = place.near.distance_m(cell);
+                if certain(distance) {
+                    counted.push((distance, cell, usize::try_from(count).unwrap_or(0)));
+                }
+            }
+            counted[start..].sort_unstable();
         }
-        radius = (radius * 4.0).min(reach_m);
-    };
-    cells.sort_unstable();
-    // The distance of the page's last entry: every row of a cell at most this far is a candidate.
-    let mut so_far = 0;
-    let cutoff = cells
-        .iter()
-        .find(|&&(_, _, count)| {
+        // The distance of the page's last entry: every row of a cell at most this far is a candidate.
+        let mut so_far = 0;
+        if let Some(&(distance, _, _)) = counted.iter().find(|&&(_, _, count)| {
             so_far += count;
             so_far >= page.end()
-        })
-        .map_or(u32::MAX, |&(distance, _, _)| distance);
-    cells.retain(|&(distance, _, _)| distance <= cutoff);
+        }) {
+            break distance;
+        }
+        if complete {
+            break u32::MAX;
+        }
+        before = Some(radius);
+        radius = (radius * 4.0).min(reach_m);
+    };
+    counted.retain(|&(distance, _, count)| distance <= cutoff && count > 0);
     // Those cells' candidates, in one statement: their creation time and id order ties.
     let mut ranked = Vec::new();
-    if !cells.is_empty() {
+    if !counted.is_empty() {
         let mut values = Vec::with_capacity(w.values.len() + states.len() + 1);
-        values.push(spans_json(cells.iter().map(|(_, cell, _)| (cell.row, cell.col, cell.col))));
+        values.push(spans_json(counted.iter().map(|(_, cell, _)| (cell.row, cell.col, cell.col))));
         values.extend(w.values.iter().cloned());
         values.extend(states.iter().cloned());
         let mut of_cells =
             conn.prepare_cached(&located.cells_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
         let mut rows = of_cells.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
-        cells.sort_unstable_by_key(|&(_, cell, _)| cell);
+        counted.sort_unstable_by_key(|&(_, cell, _)| cell);
         while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
             let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String, _, _)> {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
@@ -883,19 +963,37 @@ fn nearest<T: Stored, S: Into<Value>>(
             let (rowid, created_at, id, cell_row, cell_col) =
                 read(row).map_err(StoreError::sqlite(context))?;
             let Some(cell) = cell_of(cell_row, cell_col) else { continue };
-            let Ok(at) = cells.binary_search_by_key(&cell, |&(_, cell, _)| cell) else { continue };
-            ranked.push((cells[at].0, Reverse(created_at), Reverse(id), rowid));
+            let Ok(at) = counted.binary_search_by_key(&cell, |&(_, cell, _)| cell) else { continue };
+            ranked.push((counted[at].0, Reverse(created_at), Reverse(id), rowid));
         }
     }
     ranked.sort_unstable();
-    let mut one = conn
-        .prepare_cached(&format!("SELECT data FROM {} WHERE rowid = ?", located.table))
-        .map_err(StoreError::sqlite(context))?;
-    page.slice(ranked)
+    let ranked = page.slice(ranked);
+    // The page's rows whole, in one statement (each statement on its own is a read transaction).
+    let mut data: Vec<Option<String>> = vec![None; ranked.len()];
+    if !ranked.is_empty() {
+        let rowids = format!("[{}]", ranked.iter().map(|r| r.3.to_string()).collect::<Vec<_>>().join(","));
+        let mut whole = conn
+            .prepare_cached(&format!(
+                "SELECT rowids.key, {t}.data FROM json_each(?) AS rowids CROSS JOIN {t} \
+                 WHERE {t}.rowid = rowids.value",
+                t = located.table
+            ))
+            .map_err(StoreError::sqlite(context))?;
+        let mut rows = whole.query([rowids]).map_err(StoreError::sqlite(context))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+            let at: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
+            if let Some(slot) = usize::try_from(at).ok().and_then(|at| data.get_mut(at)) {
+                *slot = Some(row.get(1).map_err(StoreError::sqlite(context))?);
+            }
+        }
+    }
+    ranked
         .into_iter()
-        .map(|(distance, _, _, rowid)| {
-            let json: String =
-                one.query_row([rowid], |row| row.get(0)).map_err(StoreError::sqlite(context))?;
+        .zip(data)
+        .map(|((distance, _, _, _), json)| {
+            let json =
+                json.ok_or_else(|| StoreError::sqlite(context)(rusqlite::Error::QueryReturnedNoRows))?;
             Ok((decode(&json)?, Some(distance)))
         })
         .collect()
