@@ -131,6 +131,58 @@ impl Cell {
         }
         (first <= last).then_some(first..=last)
     }
+
+    /// The spans of cells that may lie within `radius_m` of this cell, centre to centre: for each row
+    /// of [`Cell::rows_within`] that can hold one, the range of its columns around this cell's
+    /// longitude (two ranges when they cross the antimeridian, the whole row when they go round the
+    /// earth). Narrower than [`Cell::cols_within`], which is one range for every row of the band: the
+    /// rows further north or south hold fewer cells within reach, and their column numbers drift.
+    pub fn spans_within(self, radius_m: f64) -> Vec<(u32, std::ops::RangeInclusive<u32>)> {
+        let mut spans = Vec::new();
+        if radius_m.is_nan() || radius_m < 0.0 {
+            return spans;
+        }
+        let lat = |row: u32| (-90.0 + (f64::from(row) + 0.5) * BAND_DEG).to_radians();
+        let (here_lat, here_lon) = (lat(self.row), self.centre().1);
+        // Haversine: a centre (φ, λ) is within reach when
+        // sin²(Δφ/2) + cos φ1 cos φ sin²(Δλ/2) ≤ sin²(r/2R); a little slack against rounding.
+        let half_angle = (radius_m / (2.0 * EARTH_RADIUS_M)).min(std::f64::consts::FRAC_PI_2);
+        let reach = half_angle.sin().powi(2) * (1.0 + 1e-9) + 1e-15;
+        for row in self.rows_within(radius_m) {
+            let cols = cols_in_row(row);
+            let left = reach - ((lat(row) - here_lat) / 2.0).sin().powi(2);
+            if left < 0.0 {
+                continue;
+            }
+            let ratio = left / (here_lat.cos() * lat(row).cos());
+            let whole = || (row, 0..=cols - 1);
+            if ratio >= 1.0 {
+                spans.push(whole());
+                continue;
+            }
+            let reach_deg = 2.0 * ratio.sqrt().asin().to_degrees();
+            let per_col = f64::from(cols) / 360.0;
+            // A centre at col c is at -180 + (c + 0.5) · 360 / cols; one step of margin each side
+            // against rounding. Columns below 0 or from `cols` on are across the antimeridian.
+            let from = ((here_lon - reach_deg + 180.0) * per_col - 0.5).ceil() as i64 - 1;
+            let to = ((here_lon + reach_deg + 180.0) * per_col - 0.5).floor() as i64 + 1;
+            let n = i64::from(cols);
+            if to - from + 1 >= n {
+                spans.push(whole());
+                continue;
+            }
+            // In 0..n once shifted by at most one turn, since the span is narrower than the row.
+            let wrap = |c: i64| u32::try_from(c.rem_euclid(n)).unwrap_or(0);
+            let (from, to) = (wrap(from), wrap(to));
+            if from <= to {
+                spans.push((row, from..=to));
+            } else {
+                spans.push((row, 0..=to));
+                spans.push((row, from..=cols - 1));
+            }
+        }
+        spans
+    }
 }
 
 impl fmt::Display for Cell {
@@ -187,6 +239,77 @@ mod tests {
         let cols = here.cols_within(2_000.0).unwrap();
         assert!(cols.end() - cols.start() <= 40, "{cols:?}");
     }
+
+    /// Every cell within reach is in a span, at every latitude, near the poles and across the
+    /// antimeridian; and the spans are little more than the circle they cover.
+    #[test]
+    fn every_cell_within_reach_is_in_a_span() {
+        let places = [
+            PARIS_11E,
+            (0.1, 10.0),
+            (-33.9, 151.2),
+            (64.1, -21.9),
+            (78.2, 15.6),
+            (35.0, 179.9),
+            (35.0, -179.99),
+            (-60.0, 180.0),
+            (89.99, 0.0),
+            (-89.95, 100.0),
+            (88.0, -179.5),
+        ];
+        for (lat, lon) in places {
+            let here = Cell::from_coordinates(lat, lon).unwrap();
+            for radius in [0.0, 500.0, 1_000.0, 2_000.0, 8_000.0, 20_000.0] {
+                let spans = here.spans_within(radius);
+                let mut inside = 0;
+                for row in here.rows_within(radius) {
+                    let of_row: Vec<_> = spans.iter().filter(|(r, _)| *r == row).collect();
+                    assert!(of_row.len() <= 2, "{here} {radius} m: row {row} has {of_row:?}");
+                    for col in 0..cols_in_row(row) {
+                        let there = Cell { row, col };
+                        let spanned = of_row.iter().any(|(_, cols)| cols.contains(&col));
+                        if here.centre_distance_m(there) <= radius {
+                            inside += 1;
+                            assert!(spanned, "{here} {radius} m: {there} is in no span of {of_row:?}");
+                        }
+                    }
+                }
+                // Each row's spans stay on the grid, do not overlap, and are not much more than the
+                // cells within reach: at most three columns of margin a row.
+                let mut spanned = 0;
+                for (row, cols) in &spans {
+                    assert!(here.rows_within(radius).contains(row) && *cols.end() < cols_in_row(*row));
+                    spanned += cols.end() - cols.start() + 1;
+                }
+                let rows = spans.iter().map(|(r, _)| *r).collect::<std::collections::BTreeSet<_>>().len();
+                assert!(
+                    spanned <= inside + 4 * rows as u32
+                        || spans.iter().any(|(r, c)| c.end() - c.start() + 1 == cols_in_row(*r)),
+                    "{here} {radius} m: {spanned} cells spanned for {inside} within reach"
+                );
+            }
+        }
+        // Around Paris, 2 km: five rows of a handful of columns, instead of nine rows of two dozen.
+        let here = Cell::from_coordinates(PARIS_11E.0, PARIS_11E.1).unwrap();
+        let spans = here.spans_within(2_000.0);
+        assert_eq!(spans.len(), 5, "{spans:?}");
+        assert!(spans.iter().all(|(_, cols)| cols.end() - cols.start() < 8), "{spans:?}");
+        // Across the antimeridian: two spans in a row, at both ends.
+        let east = Cell::from_coordinates(35.0, 179.99).unwrap();
+        let spans = east.spans_within(2_000.0);
+        let of_row: Vec<_> = spans.iter().filter(|(r, _)| *r == east.row).collect();
+        assert_eq!(of_row.len(), 2, "{spans:?}");
+        assert_eq!(*of_row[0].1.start(), 0);
+        assert_eq!(*of_row[1].1.end(), cols_in_row(east.row) - 1);
+        // Round the earth: whole rows.
+        for (row, cols) in here.spans_within(WHOLE) {
+            assert_eq!(cols, 0..=cols_in_row(row) - 1);
+        }
+        assert_eq!(here.spans_within(WHOLE).len(), rows() as usize);
+        assert!(here.spans_within(f64::NAN).is_empty());
+    }
+
+    const WHOLE: f64 = 20_100_000.0;
 
     #[test]
     fn cells_are_a_few_hundred_metres_wide() {

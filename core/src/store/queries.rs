@@ -622,7 +622,7 @@ impl Where {
     pub(super) fn involving(nid: &str, who: &str) -> Where {
         Where {
             sql: String::from(
-                "rowid IN (SELECT rowid FROM favours WHERE neighbourhood_id = ? AND author = ? \
+                "favours.rowid IN (SELECT rowid FROM favours WHERE neighbourhood_id = ? AND author = ? \
                  UNION SELECT rowid FROM favours WHERE neighbourhood_id = ? AND counterpart = ?)",
             ),
             values: [nid, who, nid, who].map(|v| Value::Text(v.to_owned())).into(),
@@ -717,6 +717,9 @@ impl Place {
 pub(super) const HALF_STEP_M: f64 = DISTANCE_STEP_M as f64 / 2.0;
 /// The first band searched around a place.
 const FIRST_RADIUS_M: f64 = 2_000.0;
+/// At most this many cells of a band are counted one by one, nearest first; a band of more is counted
+/// by spans of columns (one seek a row instead of one a cell).
+const CELLS_ONE_BY_ONE: usize = 1024;
 /// More than half the earth's circumference: a band this wide holds every row of the grid.
 pub(super) const WHOLE_EARTH_M: f64 = 20_100_000.0;
 
@@ -731,17 +734,32 @@ impl Located {
     const ITEMS: Located = Located { table: "items", state_column: "withdrawn" };
 
     /// How many candidates each cell of a band holds: cell_row, cell_col and a count. The band is
-    /// either the rows of a range (`cell_row BETWEEN ? AND ?`), or, when `narrow`, some rows (a JSON
-    /// array) and a range of columns in each, which the place index seeks to row by row.
+    /// either the rows of a range (`cell_row BETWEEN ? AND ?`, after the filter's values), or, when
+    /// `narrow`, spans of columns row by row (a JSON array of `[row, first column, last column]`, the
+    /// first value), which the place index seeks to one by one.
     pub(super) fn band_sql(&self, w: &Where, states: usize, narrow: bool) -> String {
-        let band = if narrow {
-            "cell_row IN (SELECT value FROM json_each(?)) AND cell_col BETWEEN ? AND ?"
+        let select = "cell_row, cell_col, count(*)";
+        let group = " GROUP BY cell_row, cell_col";
+        if narrow {
+            self.spans_sql(select, w, states) + group
         } else {
-            "cell_row BETWEEN ? AND ?"
-        };
+            format!(
+                "SELECT {select} FROM {} WHERE {} AND {} IN ({}) AND cell_row BETWEEN ? AND ?{group}",
+                self.table,
+                w.sql,
+                self.state_column,
+                vec!["?"; states].join(", ")
+            )
+        }
+    }
+
+    /// How many candidates each of some cells holds (a JSON array of `[row, column]`, the last value),
+    /// one row per cell in the array's order: SQLite counts a cell only when its row is stepped to, so
+    /// the nearest cells can be counted first and the rest left uncounted.
+    fn count_sql(&self, w: &Where, states: usize) -> String {
         format!(
-            "SELECT cell_row, cell_col, count(*) FROM {} WHERE {} AND {} IN ({}) AND {band} \
-             GROUP BY cell_row, cell_col",
+            "SELECT (SELECT count(*) FROM {} WHERE {} AND {} IN ({}) \
+             AND cell_row = cell.value ->> 0 AND cell_col = cell.value ->> 1) FROM json_each(?) AS cell",
             self.table,
             w.sql,
             self.state_column,
@@ -749,16 +767,52 @@ impl Located {
         )
     }
 
-    /// The candidates of one cell: rowid, creation time and id.
-    fn cell_sql(&self, w: &Where, states: usize) -> String {
+    /// The candidates of some spans of cells (a JSON array of `[row, first column, last column]`, the
+    /// first value): rowid, creation time, id, cell_row and cell_col.
+    fn cells_sql(&self, w: &Where, states: usize) -> String {
+        let t = self.table;
+        self.spans_sql(&format!("{t}.rowid, created_at, {t}.id, cell_row, cell_col"), w, states)
+    }
+
+    /// `select` of the rows in some spans of cells, the spans (`json_each`) sought one by one in the
+    /// place index. The filter's columns are the table's own (`json_each` has an `id` and a `rowid`
+    /// too, which the selected columns qualify).
+    fn spans_sql(&self, select: &str, w: &Where, states: usize) -> String {
         format!(
-            "SELECT rowid, created_at, id FROM {} WHERE {} AND {} IN ({}) AND cell_row = ? AND cell_col = ?",
+            "SELECT {select} FROM json_each(?) AS span CROSS JOIN {} WHERE {} AND {} IN ({}) \
+             AND cell_row = span.value ->> 0 AND cell_col BETWEEN span.value ->> 1 AND span.value ->> 2",
             self.table,
             w.sql,
             self.state_column,
             vec!["?"; states].join(", ")
         )
     }
+}
+
+/// Cells as a JSON array of `[row, column]`, for [`Located::count_sql`].
+fn cells_json(cells: impl IntoIterator<Item = (u32, u32)>) -> Value {
+    let mut json = String::from("[");
+    for (row, col) in cells {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(&format!("[{row},{col}]"));
+    }
+    json.push(']');
+    Value::Text(json)
+}
+
+/// Spans of cells as a JSON array of `[row, first column, last column]`, for [`Located::spans_sql`].
+fn spans_json(spans: impl IntoIterator<Item = (u32, u32, u32)>) -> Value {
+    let mut json = String::from("[");
+    for (row, first, last) in spans {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(&format!("[{row},{first},{last}]"));
+    }
+    json.push(']');
+    Value::Text(json)
 }
 
 /// The cell of a row's `cell_row` and `cell_col`, if it has one.
@@ -788,87 +842,158 @@ fn nearest<T: Stored, S: Into<Value>>(
     let states: Vec<Value> = states.into_iter().map(Into::into).collect();
     let reach_m = place.within_m.map_or(WHOLE_EARTH_M, |w| f64::from(w) + HALF_STEP_M).min(WHOLE_EARTH_M);
     let mut radius = FIRST_RADIUS_M.min(reach_m);
-    // The cells within reach that hold candidates: distance, cell, how many.
-    let mut cells: Vec<(u32, Cell, usize)> = loop {
-        let rows = place.near.rows_within(radius);
+    // The cells counted so far, nearest first: distance, cell, how many candidates. Each round adds
+    // the cells whose shown distance is certain within its radius and were not certain before, all
+    // further than those of the rounds before.
+    let mut counted: Vec<(u32, Cell, usize)> = Vec::new();
+    let mut before: Option<f64> = None;
+    let cutoff = loop {
         let complete = radius >= reach_m;
-        let mut values = w.values.clone();
-        values.extend(states.iter().cloned());
-        let narrow = match place.near.cols_within(radius) {
-            Some(cols) if rows.end() - rows.start() < 256 => {
-                let list: Vec<u32> = rows.collect();
-                values.push(Value::Text(serde_json::to_string(&list).map_err(StoreError::data("rows"))?));
-                values.push(Value::Integer(i64::from(*cols.start())));
-                values.push(Value::Integer(i64::from(*cols.end())));
-                true
+        let certain = |distance: u32| {
+            (complete || f64::from(distance) + HALF_STEP_M <= radius)
+                && place.reaches(distance)
+                && before.is_none_or(|r| f64::from(distance) + HALF_STEP_M > r)
+        };
+        let rows = place.near.rows_within(radius);
+        // Sought span by span while the band is a few hundred rows at most; beyond, read row by row.
+        let narrow = rows.end() - rows.start() < 256;
+        let spans = if narrow { place.near.spans_within(radius) } else { Vec::new() };
+        let spanned: u32 = spans.iter().map(|(_, cols)| cols.end() - cols.start() + 1).sum();
+        let mut cells: Vec<(u32, Cell)> = Vec::new();
+        let mut one_by_one = narrow && spanned as usize <= 4 * CELLS_ONE_BY_ONE;
+        if one_by_one {
+            for (row, cols) in &spans {
+                for col in cols.clone() {
+                    let cell = Cell { row: *row, col };
+                    let distance = place.near.distance_m(cell);
+                    if certain(distance) {
+                        cells.push((distance, cell));
+                    }
+                }
             }
-            _ => {
+            cells.sort_unstable();
+        }
+        let start = counted.len();
+        one_by_one &= cells.len() <= CELLS_ONE_BY_ONE;
+        if one_by_one {
+            // Nearest first, one cell at a time, until the page is full and its last distance is
+            // passed: the cells further away are not counted.
+            let mut values = Vec::with_capacity(w.values.len() + states.len() + 1);
+            values.extend(w.values.iter().cloned());
+            values.extend(states.iter().cloned());
+            values.push(cells_json(cells.iter().map(|(_, cell)| (cell.row, cell.col))));
+            let mut count = conn
+                .prepare_cached(&located.count_sql(w, states.len()))
+                .map_err(StoreError::sqlite(context))?;
+            let mut counts = count.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+            let mut total: usize = counted.iter().map(|&(_, _, n)| n).sum();
+            let mut last = None;
+            for &(distance, cell) in &cells {
+                if last.is_some_and(|last| distance > last) {
+                    break;
+                }
+                let Some(row) = counts.next().map_err(StoreError::sqlite(context))? else { break };
+                let n = row.get::<_, i64>(0).map_err(StoreError::sqlite(context))?;
+                let n = usize::try_from(n).unwrap_or(0);
+                total += n;
+                counted.push((distance, cell, n));
+                if last.is_none() && total >= page.end() {
+                    last = Some(distance);
+                }
+            }
+        } else {
+            // Too many cells to count one by one: SQLite counts the band's candidates by cell.
+            let mut values = Vec::with_capacity(w.values.len() + states.len() + 2);
+            if narrow {
+                values.push(spans_json(spans.iter().map(|(row, cols)| (*row, *cols.start(), *cols.end()))));
+            }
+            values.extend(w.values.iter().cloned());
+            values.extend(states.iter().cloned());
+            if !narrow {
                 values.push(Value::Integer(i64::from(*rows.start())));
                 values.push(Value::Integer(i64::from(*rows.end())));
-                false
             }
-        };
-        let mut band = conn
-            .prepare_cached(&located.band_sql(w, states.len(), narrow))
-            .map_err(StoreError::sqlite(context))?;
-        let mut found = Vec::new();
-        let mut certain_rows = 0;
-        let mut cursor = band.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
-        while let Some(row) = cursor.next().map_err(StoreError::sqlite(context))? {
-            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?))
-            };
-            let (cell_row, cell_col, count) = read(row).map_err(StoreError::sqlite(context))?;
-            let Some(cell) = cell_of(cell_row, cell_col) else { continue };
-            let distance = place.near.distance_m(cell);
-            let certain = complete || f64::from(distance) + HALF_STEP_M <= radius;
-            if certain && place.reaches(distance) {
-                let count = usize::try_from(count).unwrap_or(0);
-                certain_rows += count;
-                found.push((distance, cell, count));
+            let mut band = conn
+                .prepare_cached(&located.band_sql(w, states.len(), narrow))
+                .map_err(StoreError::sqlite(context))?;
+            let mut cursor = band.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+            while let Some(row) = cursor.next().map_err(StoreError::sqlite(context))? {
+                let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+                    Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?))
+                };
+                let (cell_row, cell_col, count) = read(row).map_err(StoreError::sqlite(context))?;
+                let Some(cell) = cell_of(cell_row, cell_col) else { continue };
+                let distance = place.near.distance_m(cell);
+                if certain(distance) {
+                    counted.push((distance, cell, usize::try_from(count).unwrap_or(0)));
+                }
             }
+            counted[start..].sort_unstable();
         }
-        if complete || certain_rows >= page.end() {
-            break found;
-        }
-        radius = (radius * 4.0).min(reach_m);
-    };
-    cells.sort_unstable();
-    // The distance of the page's last entry: every row of a cell at most this far is a candidate.
-    let mut so_far = 0;
-    let cutoff = cells
-        .iter()
-        .find(|&&(_, _, count)| {
+        // The distance of the page's last entry: every row of a cell at most this far is a candidate.
+        let mut so_far = 0;
+        if let Some(&(distance, _, _)) = counted.iter().find(|&&(_, _, count)| {
             so_far += count;
             so_far >= page.end()
-        })
-        .map_or(u32::MAX, |&(distance, _, _)| distance);
-    let mut of_cell =
-        conn.prepare_cached(&located.cell_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
+        }) {
+            break distance;
+        }
+        if complete {
+            break u32::MAX;
+        }
+        before = Some(radius);
+        radius = (radius * 4.0).min(reach_m);
+    };
+    counted.retain(|&(distance, _, count)| distance <= cutoff && count > 0);
+    // Those cells' candidates, in one statement: their creation time and id order ties.
     let mut ranked = Vec::new();
-    for &(distance, cell, _) in cells.iter().take_while(|&&(distance, _, _)| distance <= cutoff) {
-        let mut values = w.values.clone();
+    if !counted.is_empty() {
+        let mut values = Vec::with_capacity(w.values.len() + states.len() + 1);
+        values.push(spans_json(counted.iter().map(|(_, cell, _)| (cell.row, cell.col, cell.col))));
+        values.extend(w.values.iter().cloned());
         values.extend(states.iter().cloned());
-        values.push(Value::Integer(i64::from(cell.row)));
-        values.push(Value::Integer(i64::from(cell.col)));
-        let mut rows = of_cell.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+        let mut of_cells =
+            conn.prepare_cached(&located.cells_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
+        let mut rows = of_cells.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+        counted.sort_unstable_by_key(|&(_, cell, _)| cell);
         while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
-            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String)> {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String, _, _)> {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
             };
-            let (rowid, created_at, id) = read(row).map_err(StoreError::sqlite(context))?;
-            ranked.push((distance, Reverse(created_at), Reverse(id), rowid));
+            let (rowid, created_at, id, cell_row, cell_col) =
+                read(row).map_err(StoreError::sqlite(context))?;
+            let Some(cell) = cell_of(cell_row, cell_col) else { continue };
+            let Ok(at) = counted.binary_search_by_key(&cell, |&(_, cell, _)| cell) else { continue };
+            ranked.push((counted[at].0, Reverse(created_at), Reverse(id), rowid));
         }
     }
     ranked.sort_unstable();
-    let mut one = conn
-        .prepare_cached(&format!("SELECT data FROM {} WHERE rowid = ?", located.table))
-        .map_err(StoreError::sqlite(context))?;
-    page.slice(ranked)
+    let ranked = page.slice(ranked);
+    // The page's rows whole, in one statement (each statement on its own is a read transaction).
+    let mut data: Vec<Option<String>> = vec![None; ranked.len()];
+    if !ranked.is_empty() {
+        let rowids = format!("[{}]", ranked.iter().map(|r| r.3.to_string()).collect::<Vec<_>>().join(","));
+        let mut whole = conn
+            .prepare_cached(&format!(
+                "SELECT rowids.key, {t}.data FROM json_each(?) AS rowids CROSS JOIN {t} \
+                 WHERE {t}.rowid = rowids.value",
+                t = located.table
+            ))
+            .map_err(StoreError::sqlite(context))?;
+        let mut rows = whole.query([rowids]).map_err(StoreError::sqlite(context))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+            let at: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
+            if let Some(slot) = usize::try_from(at).ok().and_then(|at| data.get_mut(at)) {
+                *slot = Some(row.get(1).map_err(StoreError::sqlite(context))?);
+            }
+        }
+    }
+    ranked
         .into_iter()
-        .map(|(distance, _, _, rowid)| {
-            let json: String =
-                one.query_row([rowid], |row| row.get(0)).map_err(StoreError::sqlite(context))?;
+        .zip(data)
+        .map(|((distance, _, _, _), json)| {
+            let json =
+                json.ok_or_else(|| StoreError::sqlite(context)(rusqlite::Error::QueryReturnedNoRows))?;
             Ok((decode(&json)?, Some(distance)))
         })
         .collect()
@@ -1025,30 +1150,42 @@ mod tests {
         for (located, w, states, index, narrow) in
             shapes.iter().flat_map(|(l, w, s, i)| [false, true].map(|narrow| (*l, w, *s, *i, narrow)))
         {
-            let sql = located.band_sql(w, states, narrow);
-            let plan: Vec<String> = store
-                .read(|conn| {
-                    let mut values = w.values.clone();
-                    values.extend((0..states).map(|i| Value::Text(format!("s{i}"))));
-                    if narrow {
-                        values.push(Value::Text("[10, 11, 12]".into()));
-                    }
-                    values.extend([Value::Integer(10), Value::Integer(20)]);
-                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-                    let rows =
-                        stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(3)).unwrap();
-                    Ok(rows.map(Result::unwrap).collect())
-                })
-                .unwrap();
-            let plan = plan.join("\n");
-            assert!(plan.contains(index), "{sql}\n{plan}");
-            if narrow {
-                // Each row of the band is looked up, then its columns.
-                assert!(plan.contains("cell_row=? AND cell_col>? AND cell_col<?"), "{sql}\n{plan}");
-                assert!(!plan.contains(&format!("SCAN {}", located.table)), "{sql}\n{plan}");
-            } else {
-                assert!(plan.contains("cell_row>? AND cell_row<?"), "{sql}\n{plan}");
-                assert!(!plan.contains("SCAN"), "{sql}\n{plan}");
+            // The band's counts, and the candidates of the cells up to the page's last distance.
+            let cells_sql = narrow.then(|| located.cells_sql(w, states));
+            for (sql, cells) in
+                [(located.band_sql(w, states, narrow), false)].into_iter().chain(cells_sql.map(|s| (s, true)))
+            {
+                let plan: Vec<String> = store
+                    .read(|conn| {
+                        let mut values = Vec::new();
+                        if narrow {
+                            values.push(spans_json([(10, 20, 30), (11, 21, 31)]));
+                        }
+                        values.extend(w.values.iter().cloned());
+                        values.extend((0..states).map(|i| Value::Text(format!("s{i}"))));
+                        if !narrow {
+                            values.extend([Value::Integer(10), Value::Integer(20)]);
+                        }
+                        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                        let rows =
+                            stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(3)).unwrap();
+                        Ok(rows.map(Result::unwrap).collect())
+                    })
+                    .unwrap();
+                let plan = plan.join("\n");
+                assert!(
+                    plan.contains(index.trim_start_matches(if cells { "COVERING " } else { "" })),
+                    "{sql}\n{plan}"
+                );
+                if narrow {
+                    // Each span of the band is looked up: its row, then its columns.
+                    assert!(plan.contains("SCAN span"), "{sql}\n{plan}");
+                    assert!(plan.contains("cell_row=? AND cell_col>? AND cell_col<?"), "{sql}\n{plan}");
+                    assert!(!plan.contains(&format!("SCAN {}", located.table)), "{sql}\n{plan}");
+                } else {
+                    assert!(plan.contains("cell_row>? AND cell_row<?"), "{sql}\n{plan}");
+                    assert!(!plan.contains("SCAN"), "{sql}\n{plan}");
+                }
             }
         }
     }
