@@ -159,6 +159,13 @@ pub fn run(sizes: &Sizes, work: &Path, device_exe: &Path) -> Result<Vec<Row>> {
                 "the same write, unobserved",
                 1.0,
             ),
+            (
+                "A write seen by an observer of the nearest-favours list (synchronous=NORMAL)".to_owned(),
+                &r.observed_normal,
+                &r.observed_normal_baseline,
+                "the same write, unobserved",
+                1.0,
+            ),
         ] {
             let (m, bm) = (ms(s.median()), ms(b.median()));
             rows.push(Row {
@@ -192,7 +199,7 @@ pub fn run(sizes: &Sizes, work: &Path, device_exe: &Path) -> Result<Vec<Row>> {
         let (m, b) = (r.with_pending.as_secs_f64(), r.without_pending.as_secs_f64());
         rows.push(Row {
             name: format!(
-                "Rebase: {} incoming changes (pages of 1,000) with {} pending",
+                "Rebase: {} incoming changes (pages of 5,000, as the device asks) with {} pending",
                 r.incoming, r.pending
             ),
             measured: format!("{m:.2} s"),

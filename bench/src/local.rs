@@ -11,7 +11,7 @@ use quartier_core::domain::{Cell, EntityKind, FavourStatus};
 use quartier_core::store::{
     Durability, FavourFilter, Identity, Page, SearchFilter, Store, StoreError, StoreOptions,
 };
-use quartier_core::sync::protocol::{Change, PullResponse};
+use quartier_core::sync::protocol::{Change, MAX_PULL_LIMIT, PullResponse};
 use rusqlite::{Connection, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -121,6 +121,9 @@ pub struct Reads {
     pub observed: Samples,
     /// The same writes with nobody watching.
     pub observed_baseline: Samples,
+    /// `observed` and its baseline on the same store at synchronous=NORMAL.
+    pub observed_normal: Samples,
+    pub observed_normal_baseline: Samples,
 }
 
 /// 50 nearest open favours around random cells, and full-text searches of one word, over a replica
@@ -182,13 +185,29 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
             })
         })?;
     }
-    let (observed, observed_baseline) = observed_writes(&store, queries.min(200))?;
-    Ok(Reads { counts, nearest, nearest_baseline, search, search_baseline, observed, observed_baseline })
+    let (observed, observed_baseline) = observed_writes(&store, "f", queries.min(200))?;
+    // The same store at synchronous=NORMAL (what Android and Core Data use with WAL): the write's
+    // commit no longer waits for the disk, so what is left is the observer's own work.
+    store.read(|conn| {
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::sqlite("synchronous"))
+    })?;
+    let (observed_normal, observed_normal_baseline) = observed_writes(&store, "n", queries.min(200))?;
+    Ok(Reads {
+        counts,
+        nearest,
+        nearest_baseline,
+        search,
+        search_baseline,
+        observed,
+        observed_baseline,
+        observed_normal,
+        observed_normal_baseline,
+    })
 }
 
 /// Writes a favour at home `n` times with an observer of the 50 nearest open favours around home, and
 /// `n` times with nobody watching; each write must reach the observer before `mutate` returns.
-fn observed_writes(store: &Arc<Store>, n: usize) -> Result<(Samples, Samples)> {
+fn observed_writes(store: &Arc<Store>, prefix: &str, n: usize) -> Result<(Samples, Samples)> {
     let seen: Arc<Mutex<Option<(Instant, String)>>> = Arc::new(Mutex::new(None));
     let filter = FavourFilter {
         status: Some(FavourStatus::Open),
@@ -206,7 +225,7 @@ fn observed_writes(store: &Arc<Store>, n: usize) -> Result<(Samples, Samples)> {
     )?;
     let mut observed = Samples::new();
     for i in 0..n {
-        let id = format!("ob{i:06}");
+        let id = format!("ob{prefix}{i:06}");
         let start = Instant::now();
         store.mutate(NID, data::favour_post(&id, "Feed the cat", data::home()))?;
         let (at, first) =
@@ -219,7 +238,7 @@ fn observed_writes(store: &Arc<Store>, n: usize) -> Result<(Samples, Samples)> {
     drop(watch);
     let mut baseline = Samples::new();
     for i in 0..n {
-        let id = format!("ub{i:06}");
+        let id = format!("ub{prefix}{i:06}");
         baseline.time(|| store.mutate(NID, data::favour_post(&id, "Feed the cat", data::home())))?;
     }
     Ok((observed, baseline))
@@ -295,7 +314,7 @@ pub fn rebase(dir: &Path, incoming: usize, pending: usize) -> Result<Rebase> {
     let town = Counts { members, favours: 0, items: 0, products: 0 };
     // The incoming changes are new favours by the other members, after the town itself.
     let later = Counts { members, favours: incoming, items: 0, products: 0 };
-    let incoming_pages: Vec<PullResponse> = pages(later, 5, 0, 1000)
+    let incoming_pages: Vec<PullResponse> = pages(later, 5, 0, MAX_PULL_LIMIT as usize)
         .into_iter()
         .map(|mut page| {
             page.changes.retain(|c| c.effect.key().kind == EntityKind::Favour);

@@ -15,7 +15,7 @@ use crate::measure::Samples;
 use quartier_core::domain::{Entity, HlcClock, Mutation, Op};
 use quartier_core::store::Durability;
 use quartier_core::sync::protocol::{
-    Outcome, PullResponse, PushRequest, PushResponse, RegisterRequest, RegisterResponse,
+    MAX_PULL_LIMIT, Outcome, PullResponse, PushRequest, PushResponse, RegisterRequest, RegisterResponse,
 };
 use quartier_core::sync::{FileSecretStore, SyncClient};
 use quartier_server::AnyBackend;
@@ -216,7 +216,7 @@ pub fn device_sync(server: &str, dir: &Path) -> Result<DeviceSync> {
 pub struct InitialSync {
     pub entities: usize,
     pub device: DeviceSync,
-    /// Plain rusqlite: the same entities' JSON inserted into one table, pages of 1,000 per transaction.
+    /// Plain rusqlite: the same entities' JSON inserted into one table, in transactions of a pull page (5,000) each.
     pub baseline: Duration,
 }
 
@@ -242,7 +242,7 @@ pub fn initial_sync(dir: &Path, n: usize, device_exe: &Path) -> Result<InitialSy
         return Err(format!("the device pulled {} entities of {seeded}", device.entities).into());
     }
     drop(server);
-    // Baseline: the same entities, as JSON rows, into plain SQLite in transactions of 1,000.
+    // Baseline: the same entities, as JSON rows, into plain SQLite in transactions of a page (5,000).
     let mut conn = rusqlite::Connection::open(dir.join("plain-sync.db"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -250,7 +250,7 @@ pub fn initial_sync(dir: &Path, n: usize, device_exe: &Path) -> Result<InitialSy
     let mut generator = Generator::new(counts, 11);
     let mut baseline = Duration::ZERO;
     loop {
-        let batch = generator.batch(1000);
+        let batch = generator.batch(MAX_PULL_LIMIT as usize);
         if batch.is_empty() {
             break;
         }
