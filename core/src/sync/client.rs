@@ -164,11 +164,18 @@ pub trait StatusListener: Send + Sync {
 }
 
 /// Accepts `https://` anywhere and `http://` only to this machine (tests, a server on the same host).
+///
+/// Host names are ASCII only: the library carries no Unicode (IDNA) tables (`idna_adapter` 1.0 in
+/// Cargo.lock, to keep the mobile library small), so a server at an internationalised name is written
+/// in its Punycode form (`https://xn--change-bva.example`, not `https://échange.example`).
 pub fn check_server_url(url: &str) -> Result<reqwest::Url, SyncError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| {
-        SyncError::BadAddress(format!(
-            "{url:?} is not a server address ({e}); write it like https://sync.example.org"
-        ))
+        let hint = if url.is_ascii() {
+            "write it like https://sync.example.org"
+        } else {
+            "write a non-ASCII host name in its Punycode form, like https://xn--change-bva.example"
+        };
+        SyncError::BadAddress(format!("{url:?} is not a server address ({e}); {hint}"))
     })?;
     let loopback = match parsed.host() {
         Some(url::Host::Domain(name)) => name == "localhost",
@@ -765,6 +772,18 @@ mod tests {
         assert!(err.to_string().contains("not encrypted"), "{err}");
         assert!(check_server_url("ftp://example.org").is_err());
         assert!(check_server_url("not a url").is_err());
+    }
+
+    #[test]
+    fn host_names_are_ascii_or_punycode() {
+        // No Unicode tables in the library (idna_adapter 1.0): ASCII names are lower-cased as usual,
+        // Punycode names pass as written, and a non-ASCII name is refused with a hint.
+        let url = check_server_url("https://Sync.Example.ORG/").expect("ascii");
+        assert_eq!(url.host_str(), Some("sync.example.org"));
+        let url = check_server_url("https://xn--change-bva.example").expect("punycode");
+        assert_eq!(url.host_str(), Some("xn--change-bva.example"));
+        let err = check_server_url("https://échange.example").unwrap_err();
+        assert!(err.to_string().contains("Punycode"), "{err}");
     }
 
     #[test]
