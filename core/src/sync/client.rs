@@ -6,7 +6,8 @@
 //! and jitter after failures, whatever the app does. Each step stores its progress before the next one
 //! starts, so a round cut short (budget, network, the process killed) loses nothing and the next round
 //! resumes where it stopped: a push is answered per mutation and retried safely (the server applies a
-//! mutation once), and a pull stores each page with its cursor.
+//! mutation once), and a pull stores each page with its cursor (on a blocking thread, while the next
+//! page, asked from that cursor, is on its way; pages are as large as the server gives, `PULL_PAGE`).
 //!
 //! Every call is safe to ask again when its answer is lost: registering (the device draws its token
 //! and keeps it before sending), joining (the server answers a repeated join of the same invitation
