@@ -18,6 +18,7 @@
 
 pub mod disk;
 pub mod fault_proxy;
+pub mod fixtures;
 pub mod server_process;
 pub mod victim;
 
@@ -264,6 +265,14 @@ impl Device {
         let report = self.client.sync_once(Duration::from_secs(30)).await.unwrap();
         assert!(report.complete, "{}'s sync did not complete: {report:?}", self.name);
         report
+    }
+
+    /// A product as this device shows it; panics naming the device when it has none.
+    pub fn product(&self, nid: &str, id: &str) -> quartier_core::domain::Product {
+        match self.store.get(&EntityKey::new(nid, EntityKind::Product, id)).unwrap() {
+            Some(Entity::Product(product)) => product,
+            other => panic!("{} has no product {id}: {other:?}", self.name),
+        }
     }
 
     /// Everything this device holds of a neighbourhood, in key order (messages only where it is a party).

@@ -16,6 +16,7 @@ use quartier_core::domain::*;
 use quartier_core::sync::SyncError;
 use quartier_core::sync::protocol::Outcome;
 use quartier_e2e::fault_proxy::{FaultProxy, Faults, PausePoint, Resume};
+use quartier_e2e::fixtures::{neighbourhood, product, stall};
 use quartier_e2e::{Device, TestServer};
 use quartier_server::storage::Backend;
 use std::time::Duration;
@@ -46,16 +47,7 @@ async fn a_registration_whose_answer_was_lost_is_asked_again_and_the_device_keep
     // Asked again: answered again with the same token, and it works.
     zoe.client.register().await.unwrap();
     assert!(zoe.client.is_registered().unwrap());
-    zoe.act(
-        "aligre",
-        NeighbourhoodCreate {
-            name: "Aligre".into(),
-            description: String::new(),
-            cell: None,
-            display_name: "Zoé".into(),
-        },
-    )
-    .unwrap();
+    zoe.act("aligre", neighbourhood("Aligre", "Zoé")).unwrap();
     let report = zoe.client.sync_once(Duration::from_secs(30)).await.unwrap();
     assert_eq!((report.pushed, report.complete), (1, true));
     assert!(server.entity(&EntityKey::new("aligre", EntityKind::Neighbourhood, "aligre")).is_some());
@@ -76,17 +68,7 @@ async fn a_registration_whose_answer_was_lost_is_asked_again_and_the_device_keep
 async fn a_join_whose_answer_was_lost_is_asked_again_and_joins_once() {
     let server = TestServer::start().await;
     let alice = Device::new(&server, "alice").await;
-    alice
-        .act(
-            "aligre",
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    alice.act("aligre", neighbourhood("Aligre", "Alice")).unwrap();
     // For one newcomer only: the join the device did not hear of uses it up.
     let invitation = alice.store.invite("aligre", 1, 86_400_000).unwrap();
     alice.sync().await;
@@ -118,14 +100,6 @@ async fn a_join_whose_answer_was_lost_is_asked_again_and_joins_once() {
     assert_eq!(bob.shared_replica("aligre"), alice.shared_replica("aligre"));
 }
 
-/// Tom's stock of radishes, as his device shows it.
-fn radishes(device: &Device) -> Product {
-    match device.store.get(&EntityKey::new("aligre", EntityKind::Product, "radish")).unwrap() {
-        Some(Entity::Product(product)) => product,
-        other => panic!("no radishes: {other:?}"),
-    }
-}
-
 /// A trader's restock reaches the server, but the push's answer is lost, and a pull of the same
 /// device brings the stock with the restock in it before the device has heard that answer (the pull
 /// of another round, by the background client of the same database, was on its way). The restock
@@ -135,34 +109,9 @@ fn radishes(device: &Device) -> Product {
 async fn a_restock_whose_answer_was_lost_shows_once_when_a_pull_brings_it() {
     let server = TestServer::start().await;
     let tom = Device::new(&server, "tom").await;
-    tom.act("aligre", found("Aligre", "Tom")).unwrap();
-    tom.act(
-        "aligre",
-        StallOpen {
-            id: "stall".into(),
-            name: "Les Vergers".into(),
-            market: "Aligre".into(),
-            days: vec![6],
-            opens_min: 480,
-            closes_min: 780,
-            place: String::new(),
-            cell: None,
-        },
-    )
-    .unwrap();
-    tom.act(
-        "aligre",
-        ProductAdd {
-            id: "radish".into(),
-            stall_id: "stall".into(),
-            name: "Radis".into(),
-            unit: "bunch".into(),
-            price_cents: 150,
-            stock: 10,
-            available_today: true,
-        },
-    )
-    .unwrap();
+    tom.act("aligre", neighbourhood("Aligre", "Tom")).unwrap();
+    tom.act("aligre", stall("stall", "Les Vergers")).unwrap();
+    tom.act("aligre", product("radish", "stall", "Radis", 10)).unwrap();
     tom.sync().await;
 
     // A round of the background client: nothing to push, and its pull held on the way to the server.
@@ -174,7 +123,7 @@ async fn a_restock_whose_answer_was_lost_shows_once_when_a_pull_brings_it() {
     // Meanwhile Tom restocks 5, and the app's client pushes it: the server applies it, and the answer
     // is lost on the way back.
     let restock = tom.act("aligre", ProductAdjustStock { id: "radish".into(), delta: 5 }).unwrap().mutation;
-    assert_eq!(radishes(&tom).stock, 15);
+    assert_eq!(tom.product("aligre", "radish").stock, 15);
     let lost = lose_the_next_answer(&proxy, "/v1/push").await;
     let error = tom.client_via(&proxy.url).sync_once(Duration::from_secs(30)).await.unwrap_err();
     lost.await.unwrap();
@@ -187,7 +136,7 @@ async fn a_restock_whose_answer_was_lost_shows_once_when_a_pull_brings_it() {
     held_pull.resume.send(Resume::Go).unwrap();
     let report = round.await.unwrap().unwrap();
     assert!(report.complete && report.pulled > 0, "{report:?}");
-    let shown = radishes(&tom);
+    let shown = tom.product("aligre", "radish");
     assert_eq!(shown.stock, 15, "the restock counted once: {shown:?}");
     assert_eq!(shown.moves.iter().filter(|m| m.hlc == restock.hlc).count(), 1, "{shown:?}");
     assert_eq!(tom.store.pending_count().unwrap(), 1, "still waiting for its answer");
@@ -196,7 +145,7 @@ async fn a_restock_whose_answer_was_lost_shows_once_when_a_pull_brings_it() {
     let report = tom.sync().await;
     assert_eq!((report.pushed, report.rejected.len()), (1, 0), "{report:?}");
     assert_eq!(tom.store.pending_count().unwrap(), 0);
-    assert_eq!(radishes(&tom).stock, 15);
+    assert_eq!(tom.product("aligre", "radish").stock, 15);
     tom.sync().await;
     // The server applied it once, and the device holds exactly what the server holds.
     let Some(Entity::Product(on_server)) =
@@ -206,17 +155,8 @@ async fn a_restock_whose_answer_was_lost_shows_once_when_a_pull_brings_it() {
     };
     assert_eq!(on_server.stock, 15);
     assert_eq!(on_server.moves.iter().filter(|m| m.hlc == restock.hlc).count(), 1, "{on_server:?}");
-    assert_eq!(radishes(&tom), on_server);
+    assert_eq!(tom.product("aligre", "radish"), on_server);
     assert_eq!(tom.replica("aligre"), server.visible_to("aligre", "tom"));
-}
-
-fn found(name: &str, display_name: &str) -> NeighbourhoodCreate {
-    NeighbourhoodCreate {
-        name: name.into(),
-        description: String::new(),
-        cell: None,
-        display_name: display_name.into(),
-    }
 }
 
 fn ask(id: &str) -> FavourPost {
@@ -238,11 +178,11 @@ fn ask(id: &str) -> FavourPost {
 async fn a_change_set_aside_with_a_forgotten_neighbourhood_fills_the_gap_it_left() {
     let server = TestServer::start().await;
     let bob = Device::new(&server, "bob").await;
-    bob.act("bastille", found("Bastille", "Bob")).unwrap();
+    bob.act("bastille", neighbourhood("Bastille", "Bob")).unwrap();
     let invitation = bob.store.invite("bastille", 1, 86_400_000).unwrap();
     bob.sync().await;
     let alice = Device::new(&server, "alice").await;
-    alice.act("aligre", found("Aligre", "Alice")).unwrap();
+    alice.act("aligre", neighbourhood("Aligre", "Alice")).unwrap();
     alice.sync().await;
     alice.client.join(&invitation.code, "Alice").await.unwrap();
     bob.sync().await;
@@ -291,7 +231,7 @@ async fn a_change_set_aside_with_a_forgotten_neighbourhood_fills_the_gap_it_left
 async fn a_server_that_lost_confirmed_changes_is_reported_and_nothing_waiting_is_dropped() {
     let server = TestServer::start().await;
     let alice = Device::new(&server, "alice").await;
-    alice.act("aligre", found("Aligre", "Alice")).unwrap();
+    alice.act("aligre", neighbourhood("Aligre", "Alice")).unwrap();
     alice.act("aligre", ask("one")).unwrap();
     alice.act("aligre", ask("two")).unwrap();
     alice.sync().await;
@@ -357,7 +297,7 @@ async fn a_device_restored_from_an_older_backup_loses_nothing_silently() {
     let phone = open("quartier.db");
     let client = SyncClient::new(phone.clone(), &server.url, secrets.clone()).unwrap();
     client.register().await.unwrap();
-    phone.mutate("aligre", found("Aligre", "Alice")).unwrap();
+    phone.mutate("aligre", neighbourhood("Aligre", "Alice")).unwrap();
     phone.mutate("aligre", ask("one")).unwrap();
     assert!(client.sync_once(Duration::from_secs(30)).await.unwrap().complete);
     // The backup, then a change the server confirms after it.

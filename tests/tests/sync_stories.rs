@@ -6,23 +6,14 @@
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::store::{LoanFilter, Page};
+use quartier_e2e::fixtures::{self, product, stall};
 use quartier_e2e::{Device, TestServer};
 
 /// Alice founds Aligre and invites Bob and Chloé, who join through the server.
 async fn neighbourhood(server: &TestServer) -> (String, Device, Device, Device) {
     let alice = Device::new(server, "alice").await;
     let nid = quartier_core::store::new_id();
-    alice
-        .act(
-            &nid,
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    alice.act(&nid, fixtures::neighbourhood("Aligre", "Alice")).unwrap();
     let invitation = alice.store.invite(&nid, 2, 86_400_000).unwrap();
     alice.sync().await;
     let bob = Device::new(server, "bob").await;
@@ -200,33 +191,8 @@ async fn market(server: &TestServer) -> (String, Device, Device, Device) {
     alice.act(&nid, MemberSetRole { member_id: "tom".into(), role: Role::Trader }).unwrap();
     alice.sync().await;
     tom.sync().await;
-    tom.act(
-        &nid,
-        StallOpen {
-            id: "stall".into(),
-            name: "Les Vergers de Tom".into(),
-            market: "Aligre".into(),
-            days: vec![6],
-            opens_min: 480,
-            closes_min: 780,
-            place: String::new(),
-            cell: None,
-        },
-    )
-    .unwrap();
-    tom.act(
-        &nid,
-        ProductAdd {
-            id: "radish".into(),
-            stall_id: "stall".into(),
-            name: "Radis".into(),
-            unit: "bunch".into(),
-            price_cents: 150,
-            stock: 3,
-            available_today: true,
-        },
-    )
-    .unwrap();
+    tom.act(&nid, stall("stall", "Les Vergers de Tom")).unwrap();
+    tom.act(&nid, product("radish", "stall", "Radis", 3)).unwrap();
     tom.sync().await;
     let tablet = tom.link("tom-tablet").await;
     tablet.sync().await;
@@ -234,18 +200,11 @@ async fn market(server: &TestServer) -> (String, Device, Device, Device) {
     (nid, tom, tablet, bob)
 }
 
-fn radish(device: &Device, nid: &str) -> Product {
-    match device.store.get(&EntityKey::new(nid, EntityKind::Product, "radish")).unwrap() {
-        Some(Entity::Product(p)) => p,
-        other => panic!("{} has no radishes: {other:?}", device.name),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_radishes_sold_on_the_phone_while_the_tablet_confirms_a_pre_order() {
     let server = TestServer::start().await;
     let (nid, phone, tablet, bob) = market(&server).await;
-    assert_eq!(radish(&tablet, &nid).stock, 3, "the tablet has the stall through its link");
+    assert_eq!(tablet.product(&nid, "radish").stock, 3, "the tablet has the stall through its link");
     bob.act(
         &nid,
         OrderPlace {
@@ -263,8 +222,8 @@ async fn the_last_radishes_sold_on_the_phone_while_the_tablet_confirms_a_pre_ord
     // Bob's pre-order for one of them. Each is right on its own device.
     phone.act(&nid, ProductAdjustStock { id: "radish".into(), delta: -3 }).unwrap();
     tablet.act(&nid, OrderConfirm { id: "bobs-order".into() }).unwrap();
-    assert_eq!(radish(&phone, &nid).stock, 0);
-    assert_eq!(radish(&tablet, &nid).reserved, 1);
+    assert_eq!(phone.product(&nid, "radish").stock, 0);
+    assert_eq!(tablet.product(&nid, "radish").reserved, 1);
     // The tablet reaches the server first: the reservation stands, and the phone's sale cannot.
     tablet.sync().await;
     let report = phone.sync().await;
@@ -276,7 +235,7 @@ async fn the_last_radishes_sold_on_the_phone_while_the_tablet_confirms_a_pre_ord
     tablet.sync().await;
     bob.sync().await;
     for device in [&phone, &tablet, &bob] {
-        let p = radish(device, &nid);
+        let p = device.product(&nid, "radish");
         assert_eq!((p.stock, p.reserved), (3, 1), "{} sees no overselling", device.name);
     }
     assert_eq!(phone.shared_replica(&nid), tablet.shared_replica(&nid));
@@ -299,7 +258,7 @@ async fn a_price_changed_on_both_devices_keeps_the_newest_whatever_reaches_the_s
     phone.sync().await;
     bob.sync().await;
     for device in [&phone, &tablet, &bob] {
-        let p = radish(device, &nid);
+        let p = device.product(&nid, "radish");
         assert_eq!((p.price_cents, p.stock), (200, 11), "{}: the newest price, and 3 + 10 - 2", device.name);
     }
     assert_like_the_server(&server, &nid, &[&phone, &tablet, &bob]);
@@ -314,14 +273,14 @@ async fn a_price_changed_on_both_devices_keeps_the_newest_when_the_older_arrives
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     phone.act(&nid, ProductSetPrice { id: "radish".into(), price_cents: 200 }).unwrap();
     tablet.sync().await;
-    assert_eq!(radish(&bob, &nid).price_cents, 150, "Bob has not synced yet");
+    assert_eq!(bob.product(&nid, "radish").price_cents, 150, "Bob has not synced yet");
     bob.sync().await;
-    assert_eq!(radish(&bob, &nid).price_cents, 180, "the tablet's price, for now");
+    assert_eq!(bob.product(&nid, "radish").price_cents, 180, "the tablet's price, for now");
     phone.sync().await;
     tablet.sync().await;
     bob.sync().await;
     for device in [&phone, &tablet, &bob] {
-        assert_eq!(radish(device, &nid).price_cents, 200, "{}: the newest price", device.name);
+        assert_eq!(device.product(&nid, "radish").price_cents, 200, "{}: the newest price", device.name);
     }
     assert_like_the_server(&server, &nid, &[&phone, &tablet, &bob]);
 }
