@@ -9,7 +9,7 @@ use crate::data::{self, Counts, Generator, NID};
 use crate::measure::Samples;
 use quartier_core::domain::{Cell, EntityKind, FavourStatus};
 use quartier_core::store::{
-    Durability, FavourFilter, Identity, Page, SearchFilter, Store, StoreError, StoreOptions,
+    Durability, FavourFilter, Identity, Page, SearchFilter, SearchOrder, Store, StoreError, StoreOptions,
 };
 use quartier_core::sync::protocol::{Change, MAX_PULL_LIMIT, PullResponse};
 use rusqlite::{Connection, params};
@@ -115,8 +115,11 @@ pub struct Reads {
     pub counts: Counts,
     pub nearest: Samples,
     pub nearest_baseline: Samples,
+    /// Best match first (the default).
     pub search: Samples,
     pub search_baseline: Samples,
+    pub search_newest: Samples,
+    pub search_newest_baseline: Samples,
     /// From the call to `mutate` to the observer holding the new result.
     pub observed: Samples,
     /// The same writes with nobody watching.
@@ -134,6 +137,7 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
     let mut picker = Generator::new(counts, 99);
     let (mut nearest, mut nearest_baseline) = (Samples::new(), Samples::new());
     let (mut search, mut search_baseline) = (Samples::new(), Samples::new());
+    let (mut search_newest, mut search_newest_baseline) = (Samples::new(), Samples::new());
     let page = Page::new(50, 0);
     for _ in 0..queries {
         let cell = picker.cell();
@@ -165,25 +169,23 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
             })
         })?;
         let word = picker.word();
-        search.time(|| store.search(NID, word, &SearchFilter::default(), page))?;
-        // Baseline: plain FTS5 over the items' and the products' text, 50 rows each, their data read.
-        search_baseline.time(|| {
-            store.read(|conn| {
-                let mut n = 0;
-                for sql in [
-                    "SELECT e.data FROM items_fts f JOIN items e ON e.rowid = f.rowid WHERE items_fts MATCH ? LIMIT 50",
-                    "SELECT e.data FROM products_fts f JOIN products e ON e.rowid = f.rowid WHERE products_fts MATCH ? LIMIT 50",
-                ] {
-                    let mut stmt = conn.prepare_cached(sql).map_err(StoreError::sqlite("baseline"))?;
-                    let rows: Vec<String> = stmt
-                        .query_map([word], |r| r.get(0))
-                        .and_then(Iterator::collect)
-                        .map_err(StoreError::sqlite("baseline"))?;
-                    n += rows.iter().filter_map(|r| serde_json::from_str::<serde_json::Value>(r).ok()).count();
-                }
-                Ok(n)
-            })
-        })?;
+        let best = SearchFilter::default();
+        let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
+        let found = search.time(|| store.search(NID, word, &best, page))?;
+        let found_newest = search_newest.time(|| store.search(NID, word, &newest, page))?;
+        if counts.favours >= 1000 && (found.len() != 50 || found_newest.len() != 50) {
+            return Err(format!(
+                "searching {word:?} gave {} and {} hits instead of 50",
+                found.len(),
+                found_newest.len()
+            )
+            .into());
+        }
+        // Baselines: plain FTS5 over the same three search tables with the same query (the word as
+        // the start of a word, as typed text is searched), 50 rows of each read with their entity's
+        // data, in the same order: ranked by bm25, or the tables' order backwards.
+        search_baseline.time(|| plain_search(&store, word, "ORDER BY bm25(f)"))?;
+        search_newest_baseline.time(|| plain_search(&store, word, "ORDER BY f.rowid DESC"))?;
     }
     let (observed, observed_baseline) = observed_writes(&store, "f", queries.min(200))?;
     // The same store at synchronous=NORMAL (what Android and Core Data use with WAL): the write's
@@ -198,10 +200,36 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
         nearest_baseline,
         search,
         search_baseline,
+        search_newest,
+        search_newest_baseline,
         observed,
         observed_baseline,
         observed_normal,
         observed_normal_baseline,
+    })
+}
+
+/// Plain FTS5: 50 favours, 50 items and 50 products with a word starting with `word`, in `order`,
+/// their data read.
+fn plain_search(store: &Store, word: &str, order: &str) -> std::result::Result<usize, StoreError> {
+    let prefix = format!("\"{word}\"*");
+    store.read(|conn| {
+        let mut n = 0;
+        for (fts, table) in [("favours_fts", "favours"), ("items_fts", "items"), ("products_fts", "products")]
+        {
+            let sql = format!(
+                "SELECT e.data FROM {fts} f CROSS JOIN {table} e ON e.rowid = f.rowid & 2147483647 \
+                 WHERE {fts} MATCH ? {} LIMIT 50",
+                order.replace("(f)", &format!("({fts})"))
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::sqlite("baseline"))?;
+            let rows: Vec<String> = stmt
+                .query_map([&prefix], |r| r.get(0))
+                .and_then(Iterator::collect)
+                .map_err(StoreError::sqlite("baseline"))?;
+            n += rows.iter().filter_map(|r| serde_json::from_str::<serde_json::Value>(r).ok()).count();
+        }
+        Ok(n)
     })
 }
 

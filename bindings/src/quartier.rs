@@ -6,7 +6,8 @@ use crate::records::*;
 use quartier_core::domain::mutation::{FavourPost, ItemAdd, LoanRequest, NeighbourhoodCreate};
 use quartier_core::domain::{self as core, Day, EntityKind};
 use quartier_core::store::{
-    self as store, FavourFilter, ItemFilter, LoanFilter, Page, SearchFilter, Store, StoreOptions, new_id,
+    self as store, FavourFilter, ItemFilter, LoanFilter, Page, SearchFilter, SearchOrder, Store,
+    StoreOptions, new_id,
 };
 use std::sync::{Arc, Mutex};
 
@@ -222,17 +223,20 @@ impl Quartier {
         })
     }
 
-    /// Searches the open favours, the items lent and the products on sale, best match first.
-    #[uniffi::method(default(limit = 20))]
+    /// Searches the open favours, the items lent and the products on sale, best match first, or the
+    /// most recently created first with `newest_first` (which stays fast however many things match).
+    #[uniffi::method(default(limit = 20, newest_first = false))]
     pub fn search(
         &self,
         neighbourhood_id: String,
         text: String,
         limit: u32,
+        newest_first: bool,
     ) -> Result<Vec<SearchHit>, QuartierError> {
         guard(|| {
-            let hits =
-                self.store.search(&neighbourhood_id, &text, &SearchFilter::default(), Page::new(limit, 0))?;
+            let order = if newest_first { SearchOrder::Newest } else { SearchOrder::BestMatch };
+            let filter = SearchFilter { order, ..SearchFilter::default() };
+            let hits = self.store.search(&neighbourhood_id, &text, &filter, Page::new(limit, 0))?;
             Ok(hits.into_iter().filter_map(SearchHit::from_core).collect())
         })
     }

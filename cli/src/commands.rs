@@ -8,7 +8,7 @@ use crate::*;
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::store::queries::*;
-use quartier_core::store::search::SearchFilter;
+use quartier_core::store::search::{SearchFilter, SearchOrder};
 use quartier_core::store::{Store, new_id, rows};
 use quartier_core::sync::SyncClient;
 use std::sync::Arc;
@@ -153,7 +153,7 @@ pub fn run(cli: Cli) -> Result<String> {
             let messages = ctx.store.thread(&ctx.nid()?, &thread, Page { limit: 200, offset: 0 })?;
             Ok(ctx.out.messages(&messages))
         }
-        Command::Search { text, kind, category, near } => {
+        Command::Search { text, kind, category, near, newest } => {
             let (near, within_m) = ctx.near(&near)?;
             let kinds = match kind {
                 None => vec![],
@@ -161,7 +161,8 @@ pub fn run(cli: Cli) -> Result<String> {
                 Some(SearchKind::Item) => vec![EntityKind::Item],
                 Some(SearchKind::Product) => vec![EntityKind::Product],
             };
-            let filter = SearchFilter { kinds, category, near, within_m, open_only: true };
+            let order = if newest { SearchOrder::Newest } else { SearchOrder::BestMatch };
+            let filter = SearchFilter { kinds, category, near, within_m, open_only: true, order };
             let hits = ctx.store.search(&ctx.nid()?, &text, &filter, Page::default())?;
             Ok(ctx.out.search(&hits))
         }

@@ -94,7 +94,7 @@ pub enum Command {
         #[command(flatten)]
         thread: ThreadArgs,
     },
-    /// Search favours, items and products (accents and case do not matter).
+    /// Search favours, items and products (accents and case do not matter), best match first.
     Search {
         text: String,
         /// Only this kind of thing.
@@ -104,6 +104,9 @@ pub enum Command {
         category: Option<String>,
         #[command(flatten)]
         near: NearArgs,
+        /// The most recently created first instead.
+        #[arg(long)]
+        newest: bool,
     },
     /// What concerns you: requests on your items, orders ready, loans due, answers, refusals.
     Inbox {

@@ -6,7 +6,7 @@
 use quartier_core::domain::mutation::{FavourPost, NeighbourhoodCreate};
 use quartier_core::domain::{Entity, EntityKey, EntityKind, FavourKind, FavourStatus};
 use quartier_core::store::schema::{self, CURRENT_VERSION};
-use quartier_core::store::{Identity, Store, StoreError, StoreOptions};
+use quartier_core::store::{Identity, Page, SearchFilter, SearchOrder, Store, StoreError, StoreOptions};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
@@ -62,6 +62,12 @@ fn a_version_1_database_with_data_upgrades_and_keeps_it() {
             assert_eq!(f.status, FavourStatus::Open);
         }
         other => panic!("the favour was lost: {other:?}"),
+    }
+    // Its search entry was moved to the keys of version 8: found in either order.
+    for order in [SearchOrder::BestMatch, SearchOrder::Newest] {
+        let filter = SearchFilter { order, ..SearchFilter::default() };
+        let hits = store.search("n1", "pates", &filter, Page::default()).unwrap();
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["f1"], "{order:?}");
     }
     let outbox = store.outbox().unwrap();
     assert_eq!(outbox.len(), 1);

@@ -71,6 +71,7 @@ fn a_neighbour_lends_an_item_and_sees_its_calendar() {
     // Search folds case and accents.
     let hits = alice.json(&["search", "perceuse"]);
     assert_eq!(hits[0]["id"], drill.as_str());
+    assert_eq!(alice.json(&["search", "perc", "--newest"])[0]["id"], drill.as_str());
     // Borrowing your own drill is refused by the rules, with a reason code.
     let refused = alice.fails(3, &["loan", "request", &drill, "--from", "2030-06-01", "--to", "2030-06-02"]);
     assert_eq!(refused["code"], "forbidden");

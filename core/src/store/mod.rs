@@ -36,7 +36,7 @@ pub use queries::{
     FavourFilter, FavourView, ItemFilter, ItemView, LoanFilter, LoanView, MemberView, MessageView,
     OrderFilter, OrderLineView, OrderView, Page, StallView,
 };
-pub use search::{SearchFilter, SearchHit};
+pub use search::{SearchFilter, SearchHit, SearchOrder};
 pub use sync_state::{AckReport, Rejected};
 
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, HlcClock, Mutation, Op};

@@ -1,8 +1,9 @@
 //! Entities to rows and back, and the rules' [`StateView`] over a SQLite connection.
 //!
 //! Each kind of entity has its table (see `migrations/`). A row holds the whole entity as JSON in `data`
-//! plus copies of the fields that lists filter and sort on; the full-text index of favours, items and
-//! products shares the rowid of the entity's row. [`write_effects`] is the one place that writes them.
+//! plus copies of the fields that lists filter and sort on; the full-text entry of a favour, an item or
+//! a product is keyed by its creation time and its row ([`search_key`]). [`write_effects`] is the one
+//! place that writes them.
 //!
 //! To add a kind: give it a table in a new migration and an arm in [`row_of`] and [`table_of`].
 
@@ -35,6 +36,36 @@ pub fn fts_of(kind: EntityKind) -> Option<&'static str> {
         EntityKind::Item => Some("items_fts"),
         EntityKind::Product => Some("products_fts"),
         _ => None,
+    }
+}
+
+/// How many bits of a search key hold the entity's row; the bits above hold its creation time.
+pub const ROW_BITS: u32 = 31;
+
+/// The entity's row in a search key: `search_table.rowid & ROW_MASK` (SQL: `& 2147483647`).
+pub const ROW_MASK: i64 = (1 << ROW_BITS) - 1;
+
+/// The row of the full-text entry of the entity in row `rowid` created at `created_at_ms`: its creation
+/// time in seconds (from 1970 to 2106), then its row. Entries are walked in this order, so a search
+/// newest first reads a page of matches backwards and stops (migration 008).
+pub fn search_key(created_at_ms: i64, rowid: i64) -> Result<i64> {
+    if !(1..=ROW_MASK).contains(&rowid) {
+        return Err(StoreError::Invalid(format!(
+            "Row {rowid} cannot be indexed for search (more than {ROW_MASK} rows of one kind were written on \
+             this device): export the neighbourhood and start from a fresh database."
+        )));
+    }
+    let seconds = (created_at_ms.max(0) / 1000).min(i64::from(u32::MAX));
+    Ok(seconds << ROW_BITS | rowid)
+}
+
+/// When an entity with a full-text entry was created, which its search key starts with.
+fn created_at(entity: &Entity) -> i64 {
+    match entity {
+        Entity::Favour(f) => f.created_at,
+        Entity::Item(i) => i.created_at,
+        Entity::Product(p) => p.created_at,
+        _ => 0,
     }
 }
 
@@ -172,14 +203,20 @@ pub fn put_json(conn: &Connection, entity: &Entity, data: String) -> Result<()> 
     let table = table_of(key.kind);
     let (columns, texts) = row_of(entity);
     let fts = fts_of(key.kind);
-    // Whether the row is there already: only then has it a full-text entry to take out. Asking costs
-    // one look-up in the key's index; a full-text delete of a row that is not there costs several (an
-    // entity pulled for the first time, most of an initial sync, would pay it for nothing).
+    // Whether the row is there already, and when it was created: only then has it a full-text entry to
+    // take out, under that time. Asking costs one look-up in the key's index; a full-text delete of a
+    // row that is not there costs several (an entity pulled for the first time, most of an initial
+    // sync, would pay it for nothing).
     let existed = match fts {
         Some(_) => conn
-            .prepare_cached(&format!("SELECT rowid FROM {table} WHERE neighbourhood_id = ? AND id = ?"))
+            .prepare_cached(&format!(
+                "SELECT rowid, created_at FROM {table} WHERE neighbourhood_id = ? AND id = ?"
+            ))
             .and_then(|mut stmt| {
-                stmt.query_row(params![key.neighbourhood_id, key.id], |row| row.get::<_, i64>(0)).optional()
+                stmt.query_row(params![key.neighbourhood_id, key.id], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()
             })
             .map_err(StoreError::sqlite("saving a change"))?,
         None => None,
@@ -191,14 +228,12 @@ pub fn put_json(conn: &Connection, entity: &Entity, data: String) -> Result<()> 
         .and_then(|mut stmt| stmt.query_row(rusqlite::params_from_iter(values), |row| row.get(0)))
         .map_err(StoreError::sqlite("saving a change"))?;
     if let Some(fts) = fts {
-        if let Some(old) = existed {
-            conn.prepare_cached(&format!("DELETE FROM {fts} WHERE rowid = ?"))
-                .and_then(|mut stmt| stmt.execute([old]))
-                .map_err(StoreError::sqlite("updating the search index"))?;
+        if let Some((old, old_created_at)) = existed {
+            delete_search_entry(conn, fts, search_key(old_created_at, old)?)?;
         }
         if !texts.is_empty() {
             let placeholders = vec!["?"; texts.len()].join(", ");
-            let mut values: Vec<Value> = vec![Value::Integer(rowid)];
+            let mut values: Vec<Value> = vec![Value::Integer(search_key(created_at(entity), rowid)?)];
             values.extend(texts.iter().map(|t| text(t)));
             let sql = format!("INSERT INTO {fts} (rowid, {}) VALUES (?, {placeholders})", fts_columns(fts));
             conn.prepare_cached(&sql)
@@ -207,6 +242,13 @@ pub fn put_json(conn: &Connection, entity: &Entity, data: String) -> Result<()> 
         }
     }
     Ok(())
+}
+
+fn delete_search_entry(conn: &Connection, fts: &str, key: i64) -> Result<()> {
+    conn.prepare_cached(&format!("DELETE FROM {fts} WHERE rowid = ?"))
+        .and_then(|mut stmt| stmt.execute([key]))
+        .map(drop)
+        .map_err(StoreError::sqlite("updating the search index"))
 }
 
 fn fts_columns(fts: &str) -> &'static str {
@@ -220,18 +262,26 @@ fn fts_columns(fts: &str) -> &'static str {
 /// Removes one entity and its full-text entry.
 pub fn delete(conn: &Connection, key: &EntityKey) -> Result<()> {
     let table = table_of(key.kind);
-    let rowid: Option<i64> = conn
-        .prepare_cached(&format!("DELETE FROM {table} WHERE neighbourhood_id = ? AND id = ? RETURNING rowid"))
+    let Some(fts) = fts_of(key.kind) else {
+        return conn
+            .prepare_cached(&format!("DELETE FROM {table} WHERE neighbourhood_id = ? AND id = ?"))
+            .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.id]))
+            .map(drop)
+            .map_err(StoreError::sqlite("removing an entry"));
+    };
+    let removed: Option<(i64, i64)> = conn
+        .prepare_cached(&format!(
+            "DELETE FROM {table} WHERE neighbourhood_id = ? AND id = ? RETURNING rowid, created_at"
+        ))
         .and_then(|mut stmt| {
-            stmt.query_row(params![key.neighbourhood_id, key.id], |row| row.get(0)).optional()
+            stmt.query_row(params![key.neighbourhood_id, key.id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
         })
         .map_err(StoreError::sqlite("removing an entry"))?;
-    if let (Some(rowid), Some(fts)) = (rowid, fts_of(key.kind)) {
-        conn.prepare_cached(&format!("DELETE FROM {fts} WHERE rowid = ?"))
-            .and_then(|mut stmt| stmt.execute([rowid]))
-            .map_err(StoreError::sqlite("updating the search index"))?;
+    match removed {
+        Some((rowid, created_at)) => delete_search_entry(conn, fts, search_key(created_at, rowid)?),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Writes the effects of a mutation, in order.

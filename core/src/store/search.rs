@@ -5,8 +5,13 @@
 //! "perceuse" finds "Perceuse" and "pates" finds "pâtes". What a person types is never passed to FTS5
 //! as a query: it is cut into words, and each word becomes a quoted phrase with a trailing `*`, so every
 //! word must match the start of a word and no operator (`OR`, `NEAR`, `-`, `"`, `*`, `(`) can be
-//! injected. Hits are ranked with `bm25` (a title counts more than a description), best first; a
-//! place only filters (`within_m`) and shows a distance.
+//! injected. Hits come best match first (`bm25`, a title counting more than a description) or newest
+//! first ([`SearchOrder`]); a place only filters (`within_m`) and shows a distance.
+//!
+//! An entry's row in a search table is its entity's creation time then its row (`rows::search_key`):
+//! newest first walks the matches backwards and stops after a page, whereas best match first ranks
+//! every match before it can pick the best (FTS5 has no top-k), which costs time in proportion to how
+//! many things the words match.
 //!
 //! To make another kind searchable: give it a search table in a new migration, index it in `rows.rs`,
 //! and add a [`Source`] below.
@@ -14,6 +19,7 @@
 use super::Store;
 use super::error::{Result, StoreError};
 use super::queries::{HALF_STEP_M, Page, Place, cell_of};
+use super::rows::ROW_BITS;
 use crate::domain::{Cell, EntityKind};
 use rusqlite::Connection;
 use rusqlite::types::Value;
@@ -31,12 +37,34 @@ pub struct SearchFilter {
     pub within_m: Option<u32>,
     /// Only open favours, items still lent and products on sale (removed products are never found).
     pub open_only: bool,
+    /// Best match first, or newest first.
+    pub order: SearchOrder,
 }
 
 impl Default for SearchFilter {
     fn default() -> SearchFilter {
-        SearchFilter { kinds: Vec::new(), category: None, near: None, within_m: None, open_only: true }
+        SearchFilter {
+            kinds: Vec::new(),
+            category: None,
+            near: None,
+            within_m: None,
+            open_only: true,
+            order: SearchOrder::BestMatch,
+        }
     }
+}
+
+/// The order of the things found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// The best match first: the words in a title count more than in a category, and more than in a
+    /// description; rarer words count more. Every match is ranked, so the more things the words
+    /// match, the longer it takes (tens of milliseconds for a word found in a third of 200,000).
+    #[default]
+    BestMatch,
+    /// The most recently created first (to the second; within a second favours, items, then products,
+    /// each the most recently stored first). Reads only as many matches as the page needs.
+    Newest,
 }
 
 /// One thing found.
@@ -78,14 +106,18 @@ fn match_expression(text: &str) -> Option<String> {
 /// How one kind is searched.
 struct Source {
     kind: EntityKind,
-    /// Selects id, title, text (a product's unit; nothing for the others), stall name, category,
-    /// cell_row, cell_col, score and the row of the search table, for the parameters (match expression,
-    /// neighbourhood), followed by the conditions below.
+    /// Its search table.
+    fts: &'static str,
+    /// Selects id, title, text, stall name, category, cell_row, cell_col, score and the row of the
+    /// search table, for the parameters (match expression, neighbourhood), followed by the conditions
+    /// below. `{text}` is a product's unit, or a favour's or item's snippet when it is made here;
+    /// `{score}` is [`Source::rank`] or nothing.
     select: &'static str,
-    /// Selects the row and the snippet of the given rows (`?2`, a JSON array) among the matches of `?1`.
-    /// Snippets are made for the page shown only: made in `select`, one was built for every match
-    /// before the best were picked, which cost far more than finding and ranking them.
-    snippets: Option<&'static str>,
+    /// A favour's or an item's snippet: the description around the words found.
+    snippet: Option<&'static str>,
+    /// How well a row matches (bm25, weighting the columns; lower is better), for best match first.
+    /// Newest first leaves it out: bm25 counts every match of each word before its first answer.
+    rank: &'static str,
     open: &'static str,
     category: Option<&'static str>,
     cell_row: &'static str,
@@ -93,14 +125,13 @@ struct Source {
 
 const FAVOURS: Source = Source {
     kind: EntityKind::Favour,
-    select: "SELECT e.id, favours_fts.title, NULL, NULL, e.category, \
-             e.cell_row, e.cell_col, bm25(favours_fts, 4.0, 1.0, 2.0) AS score, favours_fts.rowid \
-             FROM favours_fts JOIN favours e ON e.rowid = favours_fts.rowid \
+    fts: "favours_fts",
+    select: "SELECT e.id, favours_fts.title, {text}, NULL, e.category, \
+             e.cell_row, e.cell_col, {score} AS score, favours_fts.rowid \
+             FROM favours_fts CROSS JOIN favours e ON e.rowid = favours_fts.rowid & 2147483647 \
              WHERE favours_fts MATCH ? AND e.neighbourhood_id = ?",
-    snippets: Some(
-        "SELECT rowid, snippet(favours_fts, 1, '', '', '…', 12) FROM favours_fts \
-         WHERE favours_fts MATCH ?1 AND +rowid IN (SELECT value FROM json_each(?2))",
-    ),
+    snippet: Some("snippet(favours_fts, 1, '', '', '…', 12)"),
+    rank: "bm25(favours_fts, 4.0, 1.0, 2.0)",
     open: "e.status = 'open'",
     category: Some("e.category = ?"),
     cell_row: "e.cell_row",
@@ -108,14 +139,13 @@ const FAVOURS: Source = Source {
 
 const ITEMS: Source = Source {
     kind: EntityKind::Item,
-    select: "SELECT e.id, items_fts.title, NULL, NULL, e.category, \
-             e.cell_row, e.cell_col, bm25(items_fts, 4.0, 1.0, 2.0) AS score, items_fts.rowid \
-             FROM items_fts JOIN items e ON e.rowid = items_fts.rowid \
+    fts: "items_fts",
+    select: "SELECT e.id, items_fts.title, {text}, NULL, e.category, \
+             e.cell_row, e.cell_col, {score} AS score, items_fts.rowid \
+             FROM items_fts CROSS JOIN items e ON e.rowid = items_fts.rowid & 2147483647 \
              WHERE items_fts MATCH ? AND e.neighbourhood_id = ?",
-    snippets: Some(
-        "SELECT rowid, snippet(items_fts, 1, '', '', '…', 12) FROM items_fts \
-         WHERE items_fts MATCH ?1 AND +rowid IN (SELECT value FROM json_each(?2))",
-    ),
+    snippet: Some("snippet(items_fts, 1, '', '', '…', 12)"),
+    rank: "bm25(items_fts, 4.0, 1.0, 2.0)",
     open: "e.withdrawn = 0",
     category: Some("e.category = ?"),
     cell_row: "e.cell_row",
@@ -123,12 +153,14 @@ const ITEMS: Source = Source {
 
 const PRODUCTS: Source = Source {
     kind: EntityKind::Product,
-    select: "SELECT e.id, products_fts.name, products_fts.unit, json_extract(s.data, '$.data.name'), NULL, s.cell_row, s.cell_col, \
-             bm25(products_fts, 4.0, 1.0) AS score, products_fts.rowid \
-             FROM products_fts JOIN products e ON e.rowid = products_fts.rowid \
+    fts: "products_fts",
+    select: "SELECT e.id, products_fts.name, products_fts.unit, json_extract(s.data, '$.data.name'), NULL, \
+             s.cell_row, s.cell_col, {score} AS score, products_fts.rowid \
+             FROM products_fts CROSS JOIN products e ON e.rowid = products_fts.rowid & 2147483647 \
              LEFT JOIN stalls s ON s.neighbourhood_id = e.neighbourhood_id AND s.id = e.stall_id \
              WHERE products_fts MATCH ? AND e.neighbourhood_id = ?",
-    snippets: None,
+    snippet: None,
+    rank: "bm25(products_fts, 4.0, 1.0)",
     open: "e.removed = 0",
     category: None,
     cell_row: "s.cell_row",
@@ -149,13 +181,30 @@ impl Source {
 struct Scored {
     score: f64,
     order: usize,
-    /// The row of the search table, for the snippet.
+    /// The row of the search table: for the snippet, and newest first (it starts with the creation
+    /// time).
     rowid: i64,
     hit: SearchHit,
 }
 
+impl Scored {
+    /// Whether `self` comes before `other` in the merged list.
+    fn cmp(&self, other: &Scored, order: SearchOrder) -> std::cmp::Ordering {
+        match order {
+            SearchOrder::BestMatch => self.score.total_cmp(&other.score).then(self.order.cmp(&other.order)),
+            // The creation second, then the kind, then the row (the rows of two kinds do not compare).
+            SearchOrder::Newest => (other.rowid >> ROW_BITS)
+                .cmp(&(self.rowid >> ROW_BITS))
+                .then(self.order.cmp(&other.order))
+                .then(other.rowid.cmp(&self.rowid)),
+        }
+        .then_with(|| self.hit.id.cmp(&other.hit.id))
+    }
+}
+
 impl Store {
-    /// Searches a neighbourhood's favours, items and products for the words typed, best match first.
+    /// Searches a neighbourhood's favours, items and products for the words typed, in the filter's
+    /// order.
     pub fn search(&self, nid: &str, text: &str, filter: &SearchFilter, page: Page) -> Result<Vec<SearchHit>> {
         let page = page.checked()?;
         let place = Place::of(filter.near, filter.within_m)?;
@@ -174,37 +223,36 @@ impl Store {
                 sources.push(source);
             }
         }
+        // Products have no category: a category leaves them out.
+        sources.retain(|source| filter.category.is_none() || source.category.is_some());
         self.read(|conn| {
-            let mut scored = Vec::new();
-            for source in sources {
-                if filter.category.is_some() && source.category.is_none() {
-                    continue;
-                }
-                scored.extend(search_one(conn, nid, source, &expression, filter, place, page)?);
-            }
-            scored.sort_by(|a, b| {
-                a.score.total_cmp(&b.score).then(a.order.cmp(&b.order)).then_with(|| a.hit.id.cmp(&b.hit.id))
-            });
+            let scored = first_hits(conn, nid, &sources, &expression, filter, place, page)?;
             let mut shown = page.slice(scored);
-            add_snippets(conn, &expression, &mut shown)?;
+            if filter.order == SearchOrder::BestMatch {
+                add_snippets(conn, &expression, &mut shown)?;
+            }
             Ok(shown.into_iter().map(|s| s.hit).collect())
         })
     }
 }
 
-/// The best hits of one kind: enough of them for the page once merged with the other kinds' (the
-/// first `offset + limit` of the merged list are among the first `offset + limit` of each kind).
-fn search_one(
-    conn: &Connection,
-    nid: &str,
+/// One kind's query for the filter: its SQL and parameters. Rows come in the filter's order; best
+/// match first stops at the page's end, newest first is read only as far as the page needs.
+fn query_of(
     source: &Source,
+    nid: &str,
     expression: &str,
     filter: &SearchFilter,
-    place: Option<Place>,
+    within: Option<Place>,
     page: Page,
-) -> Result<Vec<Scored>> {
-    let context = "searching";
-    let mut sql = String::from(source.select);
+) -> (String, Vec<Value>) {
+    // Best match first ranks every match and keeps a page: snippets are made after, for that page only
+    // (`add_snippets`). Newest first reads only the page's matches, so it makes them as it goes.
+    let (score, text) = match filter.order {
+        SearchOrder::BestMatch => (source.rank, "NULL"),
+        SearchOrder::Newest => ("0.0", source.snippet.unwrap_or("NULL")),
+    };
+    let mut sql = source.select.replace("{score}", score).replace("{text}", text);
     let mut values = vec![Value::Text(expression.to_owned()), Value::Text(nid.to_owned())];
     if filter.open_only {
         sql.push_str(" AND ");
@@ -215,23 +263,34 @@ fn search_one(
         sql.push_str(condition);
         values.push(Value::Text(category.clone()));
     }
-    let within = place.filter(|p| p.within_m.is_some());
     if let Some(place) = within {
-        // Only the rows that can be close enough; the exact distance is checked below, so every hit
-        // is read and the page is cut after.
+        // Only the rows that can be close enough; the exact distance is checked as they are read.
         let rows = place.near.rows_within(place.within_m.map_or(0.0, f64::from) + HALF_STEP_M);
         sql.push_str(&format!(" AND {} BETWEEN ? AND ?", source.cell_row));
         values.push(Value::Integer(i64::from(*rows.start())));
         values.push(Value::Integer(i64::from(*rows.end())));
-        sql.push_str(" ORDER BY score, e.id");
-    } else {
-        sql.push_str(" ORDER BY score, e.id LIMIT ?");
+    }
+    match filter.order {
+        SearchOrder::BestMatch => sql.push_str(" ORDER BY score, e.id"),
+        // The search table's own order, walked backwards: FTS5 reads matches in that order.
+        SearchOrder::Newest => sql.push_str(&format!(" ORDER BY {}.rowid DESC", source.fts)),
+    }
+    if within.is_none() {
+        sql.push_str(" LIMIT ?");
         values.push(Value::Integer(i64::try_from(page.end()).unwrap_or(i64::MAX)));
     }
+    (sql, values)
+}
+
+/// The next hit of one kind's query, skipping those farther than the filter's distance.
+fn next_hit(
+    rows: &mut rusqlite::Rows<'_>,
+    source: &Source,
+    place: Option<Place>,
+    within: Option<Place>,
+) -> Result<Option<Scored>> {
+    let context = "searching";
     let order = SEARCHABLE.iter().position(|k| *k == source.kind).unwrap_or(SEARCHABLE.len());
-    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::sqlite(context))?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(values)).map_err(StoreError::sqlite(context))?;
-    let mut found = Vec::new();
     while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
         let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
             Ok((
@@ -260,30 +319,97 @@ fn search_one(
             },
             _ => text,
         };
-        found.push(Scored {
+        return Ok(Some(Scored {
             score,
             order,
             rowid,
             hit: SearchHit { kind: source.kind, id, title, snippet, category, distance_m },
-        });
+        }));
+    }
+    Ok(None)
+}
+
+/// The first `offset + limit` hits in the filter's order, from the kinds' queries.
+///
+/// Best match first: each kind's best `offset + limit`, merged (the first of the merged list are
+/// among the first of each kind). Newest first: the kinds' queries are read side by side, always
+/// from the one whose next hit is newest, so that only the page's hits (and one more per kind) are
+/// read, with their snippets.
+fn first_hits(
+    conn: &Connection,
+    nid: &str,
+    sources: &[&Source],
+    expression: &str,
+    filter: &SearchFilter,
+    place: Option<Place>,
+    page: Page,
+) -> Result<Vec<Scored>> {
+    let context = "searching";
+    let within = place.filter(|p| p.within_m.is_some());
+    let mut statements = Vec::new();
+    for source in sources {
+        let (sql, values) = query_of(source, nid, expression, filter, within, page);
+        statements.push((*source, conn.prepare_cached(&sql).map_err(StoreError::sqlite(context))?, values));
+    }
+    let mut streams = Vec::new();
+    for (source, statement, values) in &mut statements {
+        let rows = statement
+            .query(rusqlite::params_from_iter(values.iter()))
+            .map_err(StoreError::sqlite(context))?;
+        streams.push((*source, rows));
+    }
+    let mut found = Vec::new();
+    match filter.order {
+        SearchOrder::BestMatch => {
+            for (source, rows) in &mut streams {
+                while let Some(hit) = next_hit(rows, source, place, within)? {
+                    found.push(hit);
+                }
+            }
+            found.sort_by(|a, b| a.cmp(b, filter.order));
+        }
+        SearchOrder::Newest => {
+            let mut heads = Vec::new();
+            for (source, rows) in &mut streams {
+                heads.push(next_hit(rows, source, place, within)?);
+            }
+            while found.len() < page.end() {
+                let newest = heads
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, head)| head.as_ref().map(|hit| (i, hit)))
+                    .min_by(|(_, a), (_, b)| a.cmp(b, filter.order))
+                    .map(|(i, _)| i);
+                let Some(i) = newest else { break };
+                let (source, rows) = &mut streams[i];
+                let next = next_hit(rows, source, place, within)?;
+                found.extend(std::mem::replace(&mut heads[i], next));
+            }
+        }
     }
     Ok(found)
 }
 
 /// Fills in the snippets of the hits shown (favours and items; a product's is made already), one
-/// query per kind.
+/// query per kind. Made in the search itself, one was built for every match before the best were
+/// picked, which cost far more than finding and ranking them.
 fn add_snippets(conn: &Connection, expression: &str, shown: &mut [Scored]) -> Result<()> {
     let context = "searching";
     for source in [&FAVOURS, &ITEMS] {
-        let Some(sql) = source.snippets else { continue };
+        let Some(snippet) = source.snippet else { continue };
         let rowids: Vec<i64> = shown.iter().filter(|s| s.hit.kind == source.kind).map(|s| s.rowid).collect();
-        if rowids.is_empty() {
-            continue;
-        }
+        let (Some(first), Some(last)) = (rowids.iter().min(), rowids.iter().max()) else { continue };
+        // The range lets FTS5 skip the matches before and after the page's rows.
+        let sql = format!(
+            "SELECT rowid, {snippet} FROM {fts} WHERE {fts} MATCH ?1 AND rowid BETWEEN ?3 AND ?4 \
+             AND +rowid IN (SELECT value FROM json_each(?2))",
+            fts = source.fts
+        );
         let list = serde_json::to_string(&rowids).map_err(StoreError::data("search rows"))?;
-        let mut stmt = conn.prepare_cached(sql).map_err(StoreError::sqlite(context))?;
-        let mut rows =
-            stmt.query(rusqlite::params![expression, list]).map_err(StoreError::sqlite(context))?;
+        let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::sqlite(context))?;
+        let mut rows = stmt
+            .query(rusqlite::params![expression, list, first, last])
+            .map_err(StoreError::sqlite(context))?;
         while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
             let rowid: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
             let snippet: Option<String> = row.get(1).map_err(StoreError::sqlite(context))?;

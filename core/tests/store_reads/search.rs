@@ -1,10 +1,10 @@
 //! Search: accents and case fold, words match by their start, typed text cannot inject FTS5 syntax,
-//! filters, ranking and pages.
+//! filters, ranking, newest first and pages.
 
 use crate::support::*;
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
-use quartier_core::store::{Page, SearchFilter, SearchHit, StoreError};
+use quartier_core::store::{Page, SearchFilter, SearchHit, SearchOrder, StoreError};
 
 /// Mona's replica: items, favours and a stall's products that speak of drills and pasta, and a
 /// drill in another neighbourhood.
@@ -258,6 +258,78 @@ fn search_stays_in_its_neighbourhood_and_follows_edits() {
     assert_eq!(found(&d, "pates"), sorted(&["pasta"]));
     // Each search index holds exactly its rows' words: an entry is taken out only for a row that had
     // one (an edit), never left behind, never written twice.
+    d.store
+        .read(|conn| {
+            for fts in ["favours_fts", "items_fts", "products_fts"] {
+                conn.execute(&format!("INSERT INTO {fts} ({fts}) VALUES ('integrity-check')"), [])
+                    .unwrap_or_else(|e| panic!("{fts}: {e}"));
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn newest_first_goes_by_creation_time_across_kinds_whatever_order_things_arrived_in() {
+    let mut d = Device::new(MONA);
+    // Bob asks on his phone first; it reaches this replica last.
+    let early = d.elsewhere(BOB, favour("early", FavourKind::Ask, "Une perceuse ?", "tools", None));
+    d.later(60_000);
+    d.act(MONA, item("drill", "Perceuse Bosch", "tools", Some(home())));
+    d.later(60_000);
+    d.act(TOM, stall("primeur", "Primeur Tom", Some(near_home(0, 2))));
+    d.act(TOM, product("perch", "primeur", "Perches du lac", "kg", 1500));
+    d.later(60_000);
+    // Three things in the same second: favours before items, each kind the last stored first.
+    d.act(BOB, item("makita", "Perceuse Makita", "tools", Some(home())));
+    d.act(LEA, favour("late", FavourKind::Offer, "Je prête ma perceuse", "tools", Some(near_home(1, 0))));
+    d.act(CHLOE, favour("later", FavourKind::Offer, "Perceuse et escabeau", "tools", Some(near_home(0, 1))));
+    d.store.write_effects(&early).unwrap();
+
+    let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
+    let all = d.store.search(NID, "per", &newest, Page::new(50, 0)).unwrap();
+    assert_eq!(id_of(&all), ["later", "late", "makita", "perch", "drill", "early"]);
+    // Pages cut the same list, however small.
+    for size in 1..=4 {
+        let mut paged = Vec::new();
+        for offset in (0..all.len() + size).step_by(size) {
+            paged.extend(d.store.search(NID, "per", &newest, Page::new(size as u32, offset as u32)).unwrap());
+        }
+        assert_eq!(paged, all, "pages of {size}");
+    }
+    // The same things as best match first, in another order.
+    assert_eq!(sorted_ids(all.clone()), sorted_ids(search(&d, "per", &SearchFilter::default())));
+
+    // Close to home: the first ones close enough, the page cut there.
+    let near = SearchFilter { near: Some(home()), within_m: Some(1_000), ..newest.clone() };
+    assert_eq!(
+        id_of(&d.store.search(NID, "per", &near, Page::new(50, 0)).unwrap()),
+        ["later", "late", "makita", "drill"]
+    );
+    assert_eq!(id_of(&d.store.search(NID, "per", &near, Page::new(2, 1)).unwrap()), ["late", "makita"]);
+    // Filters apply as for best match.
+    let items = SearchFilter { kinds: vec![EntityKind::Item], ..newest.clone() };
+    assert_eq!(
+        id_of(&d.store.search(NID, "perceuse", &items, Page::new(50, 0)).unwrap()),
+        ["makita", "drill"]
+    );
+
+    // An edit keeps the thing where its creation puts it, found once, by its new words only.
+    d.act(
+        MONA,
+        ItemEdit {
+            id: "drill".into(),
+            title: "Perceuse Bosch 18V".into(),
+            description: String::new(),
+            category: "tools".into(),
+            condition: Condition::Good,
+            deposit_note: "none".into(),
+        },
+    );
+    d.act(TOM, ProductRemove { id: "perch".into() });
+    let edited = d.store.search(NID, "per", &newest, Page::new(50, 0)).unwrap();
+    assert_eq!(id_of(&edited), ["later", "late", "makita", "drill", "early"]);
+    assert_eq!(edited[3].title, "Perceuse Bosch 18V");
     d.store
         .read(|conn| {
             for fts in ["favours_fts", "items_fts", "products_fts"] {

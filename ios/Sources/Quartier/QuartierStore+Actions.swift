@@ -340,8 +340,12 @@ extension QuartierStore {
         try observe([.inbox]) { try $0.rejections(neighbourhoodId: nid) }
     }
 
-    public func observeSearch(in nid: String, text: String, limit: UInt32 = 20) throws -> AsyncStream<[SearchHit]> {
-        try observe([.favours, .items, .products]) { try $0.search(neighbourhoodId: nid, text: text, limit: limit) }
+    public func observeSearch(
+        in nid: String, text: String, limit: UInt32 = 20, newestFirst: Bool = false
+    ) throws -> AsyncStream<[SearchHit]> {
+        try observe([.favours, .items, .products]) {
+            try $0.search(neighbourhoodId: nid, text: text, limit: limit, newestFirst: newestFirst)
+        }
     }
 
     /// A `QuartierSync` for this store and the server at `serverUrl`, with its status as a stream.

@@ -126,9 +126,14 @@ public final class QuartierStore: @unchecked Sendable {
         try await work { try $0.invite(neighbourhoodId: neighbourhoodId, maxUses: maxUses, validForDays: validForDays) }
     }
 
-    /// Open favours, items and products matching `text`, best first.
-    public func search(in neighbourhoodId: String, text: String, limit: UInt32 = 20) async throws -> [SearchHit] {
-        try await work { try $0.search(neighbourhoodId: neighbourhoodId, text: text, limit: limit) }
+    /// Open favours, items and products matching `text`, best first, or the most recently created first
+    /// with `newestFirst`.
+    public func search(
+        in neighbourhoodId: String, text: String, limit: UInt32 = 20, newestFirst: Bool = false
+    ) async throws -> [SearchHit] {
+        try await work {
+            try $0.search(neighbourhoodId: neighbourhoodId, text: text, limit: limit, newestFirst: newestFirst)
+        }
     }
 
     /// What concerns the person now, newest first, with "today" taken in `timeZone`.

@@ -103,6 +103,9 @@ final class QuartierStoreTests: XCTestCase {
         let hits = try await store.search(in: nid, text: "drill")
         XCTAssertEqual(hits.map(\.id), [drill])
         XCTAssertEqual(hits.map(\.kind), [.item])
+        let bits = try await store.addItem(in: nid, title: "Drill bits", category: "tools", condition: .good)
+        let newest = try await store.search(in: nid, text: "dril", newestFirst: true)
+        XCTAssertEqual(newest.map(\.id), [bits, drill])
     }
 
     func testTheCoresLogLinesReachTheSink() async throws {

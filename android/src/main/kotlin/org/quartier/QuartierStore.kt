@@ -177,9 +177,9 @@ class QuartierStore private constructor(
     suspend fun invite(neighbourhoodId: String, maxUses: Int = 1, validForDays: Int = 7): Invitation =
         withContext(io) { core.invite(neighbourhoodId, maxUses.toUInt(), validForDays.toUInt()) }
 
-    /** Open favours, items and products matching [text], best first. */
-    suspend fun search(neighbourhoodId: String, text: String, limit: Int = 20): List<SearchHit> =
-        withContext(io) { core.search(neighbourhoodId, text, limit.toUInt()) }
+    /** Open favours, items and products matching [text], best first, or the most recently created first with [newestFirst]. */
+    suspend fun search(neighbourhoodId: String, text: String, limit: Int = 20, newestFirst: Boolean = false): List<SearchHit> =
+        withContext(io) { core.search(neighbourhoodId, text, limit.toUInt(), newestFirst) }
 
     /** What concerns the person now, newest first, with "today" taken in [zone]. */
     suspend fun inbox(neighbourhoodId: String, zone: ZoneId = ZoneId.systemDefault()): List<InboxEntry> =
@@ -421,8 +421,8 @@ class QuartierStore private constructor(
     fun observeRejections(neighbourhoodId: String): Flow<List<Rejection>> =
         observe(Topic.INBOX) { rejections(neighbourhoodId) }
 
-    fun observeSearch(neighbourhoodId: String, text: String, limit: Int = 20): Flow<List<SearchHit>> =
-        observe(Topic.FAVOURS, Topic.ITEMS, Topic.PRODUCTS) { search(neighbourhoodId, text, limit.toUInt()) }
+    fun observeSearch(neighbourhoodId: String, text: String, limit: Int = 20, newestFirst: Boolean = false): Flow<List<SearchHit>> =
+        observe(Topic.FAVOURS, Topic.ITEMS, Topic.PRODUCTS) { search(neighbourhoodId, text, limit.toUInt(), newestFirst) }
 
     /**
      * A sync engine for this store and the server at [serverUrl], keeping its token in [secrets] (the

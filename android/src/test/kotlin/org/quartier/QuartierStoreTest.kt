@@ -155,6 +155,8 @@ class QuartierStoreTest {
 
         val hits = store.search(nid, "drill")
         assertEquals(listOf(SearchKind.ITEM to drill), hits.map { it.kind to it.id })
+        val bits = store.addItem(nid, "Drill bits", "tools", Condition.GOOD, depositNote = "none")
+        assertEquals(listOf(bits, drill), store.search(nid, "dril", newestFirst = true).map { it.id })
         assertEquals(emptyList<InboxEntry>(), store.inbox(nid), "nothing concerns Alice yet")
     }
 
