@@ -1,12 +1,24 @@
 //! The SQLite backend: one file, `quartier-server.db`, for hosts who run the server on one machine.
 //!
-//! One writer connection behind a mutex: SQLite serialises writers anyway, and holding the mutex for
-//! the whole transaction also serialises the writers of a neighbourhood, as [`Tx::lock_neighbourhood`]
-//! asks. Reads (authentication, pulls) take a connection of their own from a small pool and see one
-//! snapshot for their whole transaction; in WAL mode they never wait for the writer.
+//! One writer connection. Pushes ([`Backend::write_owned`]) go to a writer thread that owns its turns
+//! and commits them in groups (`writer.rs`): the pushes queued at the time, up to 64, in one
+//! transaction with a savepoint each and one sync of the WAL to disk, each answered once that commit
+//! has returned. A push that fails or panics rolls back its savepoint only; a commit that fails is
+//! answered to every push of its group. Under load the pushes that arrive during one commit's disk
+//! sync make up the next group, so the writer is no longer bounded at one push per disk sync; a lone
+//! push is not delayed. The other writes (registration, joining: [`Backend::write`]) take the same
+//! connection through its mutex for a transaction of their own, between two groups.
 //!
-//! Durability: WAL with `synchronous=FULL`, so an answered push survives a power loss. The queries are
-//! in `tx.rs`, the schema in `schema.rs`; connection settings are in `configure`.
+//! Writers of a neighbourhood are serialised, as [`Tx::lock_neighbourhood`] asks: SQLite has one
+//! writer, the writes of a group run one after the other on the writer thread, each seeing what the
+//! ones before it wrote, and commit together, so the versions of a neighbourhood commit in order and a
+//! reader's snapshot has all of a group or none of it. Reads (authentication, pulls) take a connection
+//! of their own from a small pool and see one snapshot for their whole transaction; in WAL mode they
+//! never wait for the writer.
+//!
+//! Durability: WAL with `synchronous=FULL`, so an answered push survives a power loss (it is answered
+//! after its group's commit). The queries are in `tx.rs`, the schema in `schema.rs`, the writer
+//! thread in `writer.rs`; connection settings are in `configure`.
 
 mod schema;
 mod tx;

@@ -50,13 +50,16 @@ pub(super) trait Job: Send {
     fn refuse(self: Box<Self>, error: StorageError);
 }
 
+/// Answers a job's caller, given the group's failure if its commit failed (`None`: committed).
+type Answer = Box<dyn FnOnce(Option<&Failure>) + Send>;
+
 /// What a job's work did.
 pub(super) struct Ran {
     /// Whether its writes are kept (the work succeeded); if not, its savepoint is rolled back.
     kept: bool,
     /// Answers the caller: with the work's value once the group committed (`None`), with the group's
     /// failure (`Some`); a job that was not kept answers its own error whatever it is given.
-    answer: Box<dyn FnOnce(Option<&Failure>) + Send>,
+    answer: Answer,
 }
 
 /// Why a group's writes were not kept, given to each of its callers.
@@ -208,7 +211,7 @@ fn group(conn: &Connection, first: Box<dyn Job>, jobs: &mpsc::Receiver<Box<dyn J
         return;
     }
     // The answers of the jobs kept so far, given once the commit has returned.
-    let mut kept: Vec<Box<dyn FnOnce(Option<&Failure>) + Send>> = Vec::new();
+    let mut kept: Vec<Answer> = Vec::new();
     let mut next = Some(first);
     let mut taken = 0;
     while let Some(job) = next.take() {
@@ -271,7 +274,7 @@ fn group(conn: &Connection, first: Box<dyn Job>, jobs: &mpsc::Receiver<Box<dyn J
 }
 
 /// Rolls the group's transaction back (if SQLite has not) and answers its kept jobs with `failure`.
-fn abandon(conn: &Connection, kept: Vec<Box<dyn FnOnce(Option<&Failure>) + Send>>, failure: &Failure) {
+fn abandon(conn: &Connection, kept: Vec<Answer>, failure: &Failure) {
     roll_back(conn);
     tracing::error!(error = %failure.to_error(), writes = kept.len(), "a group of writes was not committed");
     for answer in kept {
