@@ -123,9 +123,9 @@ pub trait Backend: Send + Sync + 'static {
     /// time (group commit: one disk sync for all), in a savepoint of its own: if `work` fails or
     /// panics, only its writes are rolled back and it is answered with its error (a panic as a
     /// [`StorageError`]); if the shared commit fails, every write of the group is answered with that
-    /// failure. Each `work` still sees one transaction of its own, as with [`Backend::write`]: what it
-    /// reads and writes is isolated from the writes that run after it and kept or lost with them
-    /// only at the commit. PostgreSQL runs it as [`Backend::write`] on the blocking pool.
+    /// failure. To `work` the group is invisible: it sees what the writes before it in the group
+    /// wrote, as if they had committed just before it, and its own writes are kept or lost whole.
+    /// PostgreSQL runs it as [`Backend::write`] on the blocking pool.
     fn write_owned<R, E, W>(&self, work: W) -> impl Future<Output = Result<R, E>> + Send + 'static
     where
         W: FnOnce(&dyn Tx) -> Result<R, E> + Send + 'static,
