@@ -119,7 +119,12 @@ impl BenchServer {
         };
         let server = quartier_server::Server::new(backend, config);
         let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+            // Named, so that a profile tells the server's threads (and its blocking pool) from the clients'.
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name("bench-server")
+                .enable_all()
+                .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -383,7 +388,11 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
         let counts = Counts { members: per_town, favours: 1000, items: 0, products: 0 };
         server.seed(&mut Generator::in_neighbourhood(&nid, counts, 20 + t as u64), &nid)?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(devices).build()?;
     let url = server.url.clone();
     // Registration is set-up, not measured.
@@ -442,6 +451,15 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(all)
     })?;
     let elapsed = start.elapsed();
+    if let AnyBackend::Sqlite(sqlite) = server.server.backend() {
+        let commits = sqlite.group_commits();
+        eprintln!(
+            "  SQLite writer thread: {} push transactions in {} commits ({:.1} a commit)",
+            commits.writes,
+            commits.groups,
+            commits.writes as f64 / commits.groups.max(1) as f64
+        );
+    }
     let (mut push, mut pull, mut applied) = (Samples::new(), Samples::new(), 0);
     for result in results {
         let (p, q, a) = result?;

@@ -57,7 +57,7 @@ impl<B> Clone for Server<B> {
 pub(crate) struct Inner<B> {
     pub(crate) backend: B,
     pub(crate) config: Config,
-    pub(crate) clock: Clock,
+    pub(crate) clock: Arc<Clock>,
     pub(crate) metrics: Metrics,
     pub(crate) register_limit: Limiter,
     pub(crate) join_limit: Limiter,
@@ -67,7 +67,7 @@ impl<B: Backend> Server<B> {
     pub fn new(backend: B, config: Config) -> Server<B> {
         let inner = Inner {
             backend,
-            clock: Clock::new(config.now),
+            clock: Arc::new(Clock::new(config.now)),
             metrics: Metrics::new(),
             register_limit: Limiter::new(config.onboarding_limit),
             join_limit: Limiter::new(config.onboarding_limit),

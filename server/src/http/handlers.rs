@@ -1,5 +1,5 @@
-//! The endpoints: each reads its request, runs the call's logic from `sync/` on the blocking pool,
-//! counts it in the metrics and answers. Nothing else happens here; a new endpoint is a function here
+//! The endpoints: each reads its request, runs the call's logic from `sync/` on the blocking pool (a
+//! push awaits its transactions instead, see `sync::push`), counts it in the metrics and answers. Nothing else happens here; a new endpoint is a function here
 //! and a line in the router (`http/mod.rs`).
 
 use super::extract::{Authenticated, Json, Query};
@@ -65,9 +65,8 @@ pub async fn push<B: Backend>(
     Authenticated(device): Authenticated,
     Json(request): Json<PushRequest>,
 ) -> Result<axum::Json<PushResponse>, ApiError> {
-    let report = server
-        .blocking(move |inner| pushing::push(&inner.backend, &inner.clock, &device, &request.mutations))
-        .await?;
+    // Not on the blocking pool: the push waits for its transactions without holding a thread.
+    let report = pushing::push(server.backend(), &server.inner.clock, device, request.mutations).await?;
     server.metrics().count_push(report.applied, report.rejected, report.duplicates);
     match report.gap {
         Some(gap) => Err(gap.into_api_error(report.results)),

@@ -7,6 +7,8 @@
 use super::postgres::PostgresBackend;
 use super::sqlite::SqliteBackend;
 use super::{Backend, StorageError, Tx};
+use std::future::Future;
+use std::pin::Pin;
 
 #[derive(Debug)]
 pub enum AnyBackend {
@@ -35,6 +37,19 @@ impl Backend for AnyBackend {
             AnyBackend::Sqlite(backend) => backend.write(work),
             AnyBackend::Postgres(backend) => backend.write(work),
         }
+    }
+
+    fn write_owned<R, E, W>(&self, work: W) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        W: FnOnce(&dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let written: Pin<Box<dyn Future<Output = Result<R, E>> + Send>> = match self {
+            AnyBackend::Sqlite(backend) => Box::pin(backend.write_owned(work)),
+            AnyBackend::Postgres(backend) => Box::pin(backend.write_owned(work)),
+        };
+        written
     }
 
     fn read<R, E>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, E>) -> Result<R, E>

@@ -28,6 +28,7 @@ pub use any::AnyBackend;
 
 use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
 use quartier_core::sync::protocol::{Change, Outcome};
+use std::future::Future;
 
 /// The database failed, or holds something the server cannot read.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +114,23 @@ pub trait Backend: Send + Sync + 'static {
     fn write<R, E>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StorageError>;
+
+    /// Runs `work` in a transaction that may write, like [`Backend::write`], from async code: the
+    /// future answers once the transaction is committed (durably) or rolled back, and holds no thread
+    /// while it waits. `work` owns what it uses, so that the backend may run it on a thread of its own.
+    ///
+    /// SQLite runs it on its writer thread, in one transaction with the other writes queued at the
+    /// time (group commit: one disk sync for all), in a savepoint of its own: if `work` fails or
+    /// panics, only its writes are rolled back and it is answered with its error (a panic as a
+    /// [`StorageError`]); if the shared commit fails, every write of the group is answered with that
+    /// failure. To `work` the group is invisible: it sees what the writes before it in the group
+    /// wrote, as if they had committed just before it, and its own writes are kept or lost whole.
+    /// PostgreSQL runs it as [`Backend::write`] on the blocking pool.
+    fn write_owned<R, E, W>(&self, work: W) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        W: FnOnce(&dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StorageError> + Send + 'static;
 
     /// Runs `work` in a read-only transaction: everything it reads is one consistent snapshot, and
     /// writes fail. Blocking: call it from `spawn_blocking`.

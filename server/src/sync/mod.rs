@@ -2,7 +2,10 @@
 //! the storage [`Backend`](crate::storage::Backend) so that it runs the same on every database.
 //!
 //! Everything here is blocking (it runs transactions): the HTTP handlers call it from
-//! `spawn_blocking`. It takes plain values (the authenticated [`Device`](crate::storage::Device), the
+//! `spawn_blocking`. Push is the exception: it is async and awaits its transactions
+//! ([`Backend::write_owned`](crate::storage::Backend::write_owned)), so that pushes waiting for the
+//! SQLite writer hold no thread of the blocking pool (which the pulls need) and are committed in
+//! groups. It takes plain values (the authenticated [`Device`](crate::storage::Device), the
 //! protocol's requests) and answers the protocol's responses or an [`Error`](crate::error::Error), so
 //! that it can be read and tested without HTTP.
 //!

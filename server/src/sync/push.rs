@@ -27,6 +27,7 @@ use crate::storage::{Backend, Device, Tx};
 use axum::http::StatusCode;
 use quartier_core::domain::Mutation;
 use quartier_core::sync::protocol::{MAX_PUSH_MUTATIONS, MutationResult, Outcome, SeqGap};
+use std::sync::Arc;
 
 /// What a push did, for the answer and the metrics.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -132,43 +133,33 @@ enum Kind {
 const RUN: usize = 100;
 
 /// Applies a device's mutations (see the module documentation).
-pub fn push<B: Backend>(
+///
+/// Each run is one [`Backend::write_owned`], awaited before the next: on SQLite it is committed with
+/// the runs of other devices' pushes queued at the same time (group commit), and answered once that
+/// commit is durable.
+pub async fn push<B: Backend>(
     backend: &B,
-    clock: &Clock,
-    device: &Device,
-    mutations: &[Mutation],
+    clock: &Arc<Clock>,
+    device: Device,
+    mutations: Vec<Mutation>,
 ) -> Result<PushReport, Error> {
-    check(device, mutations)?;
+    check(&device, &mutations)?;
+    let device = Arc::new(device);
     let mut report = PushReport::default();
     let mut rest = mutations;
     while let Some(first) = rest.first() {
         let run = rest.iter().take(RUN).take_while(|m| m.neighbourhood_id == first.neighbourhood_id).count();
-        let (now, later) = rest.split_at(run);
-        rest = later;
+        let later = rest.split_off(run);
+        let now = std::mem::replace(&mut rest, later);
+        let (clock_in, device_in) = (Arc::clone(clock), Arc::clone(&device));
         // Every mutation of the run is answered in one transaction, up to a gap; each is still applied
         // against what the ones before it wrote.
-        let steps = backend.write(|tx| {
-            let answered = tx.lock_device(&device.device_id)?.ok_or_else(|| {
-                Error::Unauthorized(String::from("This device is no longer registered; register it again."))
-            })?;
-            let mut last = answered;
-            let mut steps = Vec::with_capacity(now.len());
-            for m in now {
-                let step = step(tx, clock, device, m, last)?;
-                let gap = matches!(step, Step::Gap(_));
-                if let Step::Answered(_, Kind::Applied | Kind::Rejected) = step {
-                    last = m.seq;
-                }
-                steps.push(step);
-                if gap {
-                    break;
-                }
-            }
-            if last != answered {
-                tx.set_last_seq(&device.device_id, last)?;
-            }
-            Ok::<_, Error>(steps)
-        })?;
+        let (now, steps) = backend
+            .write_owned(move |tx| {
+                let steps = answer_run(tx, &clock_in, &device_in, &now)?;
+                Ok::<_, Error>((now, steps))
+            })
+            .await?;
         for (m, step) in now.iter().zip(steps) {
             match step {
                 Step::Answered(outcome, kind) => {
@@ -190,6 +181,30 @@ pub fn push<B: Backend>(
         }
     }
     Ok(report)
+}
+
+/// Answers a run of the device's mutations in `tx`, up to a gap.
+fn answer_run(tx: &dyn Tx, clock: &Clock, device: &Device, run: &[Mutation]) -> Result<Vec<Step>, Error> {
+    let answered = tx.lock_device(&device.device_id)?.ok_or_else(|| {
+        Error::Unauthorized(String::from("This device is no longer registered; register it again."))
+    })?;
+    let mut last = answered;
+    let mut steps = Vec::with_capacity(run.len());
+    for m in run {
+        let step = step(tx, clock, device, m, last)?;
+        let gap = matches!(step, Step::Gap(_));
+        if let Step::Answered(_, Kind::Applied | Kind::Rejected) = step {
+            last = m.seq;
+        }
+        steps.push(step);
+        if gap {
+            break;
+        }
+    }
+    if last != answered {
+        tx.set_last_seq(&device.device_id, last)?;
+    }
+    Ok(steps)
 }
 
 /// Answers one mutation in `tx`, the device having been answered up to `last`.

@@ -742,6 +742,90 @@ async fn concurrent_pushes_never_hide_a_change_from_a_concurrent_puller(db: Db) 
     assert_eq!(favours as u64, total);
 }
 
+/// Many devices push at once (on SQLite their pushes are committed in groups, several devices per
+/// transaction): every mutation is answered once and applied once, the devices that all post a favour
+/// under one id see exactly one of them applied and the others refused, and pushing everything again
+/// answers the same outcomes and applies nothing.
+async fn pushes_of_many_devices_at_once_are_each_applied_once(db: Db) {
+    const DEVICES: usize = 24;
+    let server = TestServer::start(db).await;
+    let h = hood(&server).await;
+    let mut mona = h.mona;
+    server.act(&mut mona, &h.nid, invitation("inv-many", "many code", DEVICES as u32)).await;
+    let mut phones = Vec::new();
+    for i in 0..DEVICES {
+        let phone = server.register(&format!("d{i}")).await;
+        server.join(&phone, "many code", &format!("D{i}")).await;
+        phones.push(phone);
+    }
+    let start = server.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await.checkpoint;
+    let applied_before = push_count(&server, "applied").await;
+    let batches: Vec<(Phone, Vec<Mutation>)> = phones
+        .into_iter()
+        .map(|mut phone| {
+            let own = format!("f-{}", phone.person);
+            let batch = vec![
+                phone.mutation(&h.nid, ask(&own, "Help")),
+                phone.mutation(&h.nid, ask("f-shared", "Help")),
+            ];
+            (phone, batch)
+        })
+        .collect();
+    let server = Arc::new(server);
+    let push_all = |batches: Vec<(Phone, Vec<Mutation>)>| {
+        let server = Arc::clone(&server);
+        async move {
+            let pushes: Vec<_> = batches
+                .into_iter()
+                .map(|(phone, batch)| {
+                    let server = Arc::clone(&server);
+                    tokio::spawn(async move { server.push_ok(&phone, &batch).await })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for push in pushes {
+                answers.push(push.await.unwrap());
+            }
+            answers
+        }
+    };
+
+    let first = push_all(batches.clone()).await;
+    for results in &first {
+        assert_eq!(results[0].outcome, Outcome::Applied, "{results:?}");
+    }
+    let shared_applied = first.iter().filter(|results| results[1].outcome == Outcome::Applied).count();
+    assert_eq!(shared_applied, 1, "one device's f-shared is applied: {first:?}");
+    for results in first.iter().filter(|results| results[1].outcome != Outcome::Applied) {
+        assert!(
+            matches!(results[1].outcome, Outcome::Rejected { code: Code::AlreadyExists, .. }),
+            "{results:?}"
+        );
+    }
+
+    // Every answer lost: every device pushes its batch again, at once.
+    let again = push_all(batches).await;
+    assert_eq!(again, first, "the first outcomes, again");
+
+    let server = Arc::into_inner(server).unwrap();
+    let total = DEVICES as u64 + 1;
+    assert_eq!(push_count(&server, "applied").await - applied_before, total);
+    let page = server.pull_page(&h.tom, &h.nid, start, Some(MAX_PULL_LIMIT)).await;
+    let versions: Vec<u64> = page.changes.iter().map(|c| c.version).collect();
+    assert_eq!(versions, (start + 1..=start + total).collect::<Vec<_>>(), "one version per applied mutation");
+    let favours: std::collections::BTreeSet<String> =
+        page.changes.iter().map(|c| c.effect.key().id).collect();
+    assert_eq!(favours.len() as u64, total, "every favour once");
+    assert!(favours.contains("f-shared"));
+}
+
+/// The server's count of pushed mutations with this outcome.
+async fn push_count(server: &TestServer, outcome: &str) -> u64 {
+    let prefix = format!(r#"quartier_push_mutations_total{{outcome="{outcome}"}} "#);
+    let metrics = server.metrics().await;
+    metrics.lines().find_map(|line| line.strip_prefix(prefix.as_str())).map_or(0, |n| n.parse().unwrap())
+}
+
 /// Every page of a pull says up to which number the server has answered the device that pulls (so
 /// that a device whose push answer was lost does not replay those mutations on top): its own number,
 /// never another device's, not even one of the same person's.
@@ -991,6 +1075,7 @@ on_both_backends!(
     pulling_a_neighbourhood_that_does_not_exist_is_not_found,
     an_invitation_expires_by_the_servers_clock_not_the_devices,
     concurrent_pushes_never_hide_a_change_from_a_concurrent_puller,
+    pushes_of_many_devices_at_once_are_each_applied_once,
     two_servers_over_one_database_serve_one_neighbourhood,
     registrations_at_once_of_one_device_or_one_person_make_one_device,
     a_registration_whose_answer_was_lost_is_asked_again_with_the_same_token,

@@ -49,6 +49,7 @@ use postgres::config::{Host, SslMode};
 use postgres::{Client, IsolationLevel, NoTls, Statement};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -287,12 +288,48 @@ impl PostgresBackend {
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
-        let context = "taking a PostgreSQL connection from the pool";
-        let pool = self
-            .pool
-            .as_ref()
-            .ok_or_else(|| StorageError::Database { context, source: "the pool is closed".into() })?;
-        pool.get().map_err(|e| StorageError::Database { context, source: Box::new(e) })
+        connection_of(self.pool.as_ref())
+    }
+}
+
+fn connection_of(
+    pool: Option<&r2d2::Pool<Manager>>,
+) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
+    let context = "taking a PostgreSQL connection from the pool";
+    let pool = pool.ok_or_else(|| StorageError::Database { context, source: "the pool is closed".into() })?;
+    pool.get().map_err(|e| StorageError::Database { context, source: Box::new(e) })
+}
+
+/// [`Backend::write`] with a connection of `pool`.
+fn write_in<R, E>(
+    pool: Option<&r2d2::Pool<Manager>>,
+    work: impl FnOnce(&dyn Tx) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<StorageError>,
+{
+    let mut conn = connection_of(pool)?;
+    let Connection { client, statements } = &mut *conn;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .map_err(pg_error("starting a transaction"))?;
+    let pg = PgTx::new(tx, statements, Mode::Write);
+    let result = work(&pg);
+    let tx = pg.into_transaction();
+    match result {
+        Ok(value) => {
+            tx.commit().map_err(pg_error("committing a transaction"))?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = tx.rollback() {
+                // The connection is gone with its transaction; the pool checks it before reuse.
+                tracing::warn!(error = %rollback, "rolling back a PostgreSQL transaction failed");
+            }
+            Err(error)
+        }
     }
 }
 
@@ -315,28 +352,22 @@ impl Backend for PostgresBackend {
     where
         E: From<StorageError>,
     {
-        let mut conn = self.connection()?;
-        let Connection { client, statements } = &mut *conn;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()
-            .map_err(pg_error("starting a transaction"))?;
-        let pg = PgTx::new(tx, statements, Mode::Write);
-        let result = work(&pg);
-        let tx = pg.into_transaction();
-        match result {
-            Ok(value) => {
-                tx.commit().map_err(pg_error("committing a transaction"))?;
-                Ok(value)
-            }
-            Err(error) => {
-                if let Err(rollback) = tx.rollback() {
-                    // The connection is gone with its transaction; the pool checks it before reuse.
-                    tracing::warn!(error = %rollback, "rolling back a PostgreSQL transaction failed");
-                }
-                Err(error)
-            }
+        write_in(self.pool.as_ref(), work)
+    }
+
+    /// Runs [`Backend::write`] on the blocking pool: PostgreSQL commits concurrent transactions
+    /// together by itself.
+    fn write_owned<R, E, W>(&self, work: W) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        W: FnOnce(&dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        async move {
+            tokio::task::spawn_blocking(move || write_in(pool.as_ref(), work)).await.unwrap_or_else(|e| {
+                Err(E::from(StorageError::Database { context: "running a write", source: Box::new(e) }))
+            })
         }
     }
 

@@ -1,22 +1,40 @@
 //! The SQLite backend: one file, `quartier-server.db`, for hosts who run the server on one machine.
 //!
-//! One writer connection behind a mutex: SQLite serialises writers anyway, and holding the mutex for
-//! the whole transaction also serialises the writers of a neighbourhood, as [`Tx::lock_neighbourhood`]
-//! asks. Reads (authentication, pulls) take a connection of their own from a small pool and see one
-//! snapshot for their whole transaction; in WAL mode they never wait for the writer.
+//! One writer connection. Pushes ([`Backend::write_owned`]) go to a writer thread that owns its turns
+//! and commits them in groups (`writer.rs`): the pushes queued at the time, up to 64, in one
+//! transaction with a savepoint each and one sync of the WAL to disk, each answered once that commit
+//! has returned. A push that fails or panics rolls back its savepoint only; a commit that fails is
+//! answered to every push of its group. Under load the pushes that arrive during one commit's disk
+//! sync make up the next group, so the writer is no longer bounded at one push per disk sync; a lone
+//! push is not delayed. The other writes (registration, joining: [`Backend::write`]) take the same
+//! connection through its mutex for a transaction of their own, between two groups.
 //!
-//! Durability: WAL with `synchronous=FULL`, so an answered push survives a power loss. The queries are
-//! in `tx.rs`, the schema in `schema.rs`; connection settings are in `configure`.
+//! Writers of a neighbourhood are serialised, as [`Tx::lock_neighbourhood`] asks: SQLite has one
+//! writer, the writes of a group run one after the other on the writer thread, each seeing what the
+//! ones before it wrote, and commit together, so the versions of a neighbourhood commit in order and a
+//! reader's snapshot has all of a group or none of it. Reads (authentication, pulls) take a connection
+//! of their own from a small pool and see one snapshot for their whole transaction; in WAL mode they
+//! never wait for the writer.
+//!
+//! Durability: WAL with `synchronous=FULL`, so an answered push survives a power loss (it is answered
+//! after its group's commit). The queries are in `tx.rs`, the schema in `schema.rs`, the writer
+//! thread in `writer.rs`; connection settings are in `configure`.
 
 mod schema;
 mod tx;
+mod writer;
 
 use super::{Backend, StorageError, Tx};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tx::SqliteTx;
+use writer::Job;
 
 pub use schema::CURRENT_VERSION;
 
@@ -35,8 +53,23 @@ const MAX_IDLE_READERS: usize = 8;
 #[derive(Debug)]
 pub struct SqliteBackend {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// The writer connection: the writer thread's for a group at a time, [`Backend::write`]'s for a
+    /// transaction at a time.
+    writer: Arc<Mutex<Connection>>,
+    /// The writer thread's jobs; `None` only while the backend is dropped.
+    jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    thread: Option<JoinHandle<()>>,
+    counts: Arc<writer::Counts>,
     readers: Mutex<Vec<Connection>>,
+}
+
+/// What the writer thread has committed since the backend was opened ([`SqliteBackend::group_commits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommits {
+    /// Transactions committed by the writer thread, each with one sync of the WAL to disk.
+    pub groups: u64,
+    /// Writes committed in them (`writes / groups` is the mean group size).
+    pub writes: u64,
 }
 
 /// Wraps a SQLite error with what the server was doing.
@@ -82,11 +115,54 @@ impl SqliteBackend {
             }
             other => other,
         })?;
+        let writer = Arc::new(Mutex::new(writer));
+        let (jobs, queue) = mpsc::channel();
+        let (connection, counts) = (Arc::clone(&writer), Arc::new(writer::Counts::default()));
+        let counted = Arc::clone(&counts);
+        let thread = std::thread::Builder::new()
+            .name(String::from("sqlite-writer"))
+            .spawn(move || writer::serve(&connection, &queue, &counted))
+            .map_err(|e| StorageError::Open {
+                path: shown.clone(),
+                detail: format!("cannot start the writer thread ({e})"),
+            })?;
         Ok(SqliteBackend {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
+            writer,
+            jobs: Some(jobs),
+            thread: Some(thread),
+            counts,
             readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// What the writer thread has committed so far (the writes of [`Backend::write_owned`]).
+    pub fn group_commits(&self) -> GroupCommits {
+        GroupCommits {
+            groups: self.counts.groups.load(Ordering::Relaxed),
+            writes: self.counts.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Hands `job` to the writer thread.
+    fn submit(&self, job: Box<dyn Job>) -> Result<(), StorageError> {
+        match &self.jobs {
+            Some(jobs) if jobs.send(job).is_ok() => Ok(()),
+            _ => Err(writer::lost()),
+        }
+    }
+
+    /// Runs `work` on the writer connection in the writer thread's next group, as
+    /// [`Backend::write_owned`] does with a [`Tx`] (tests inject faults with it).
+    #[cfg(test)]
+    fn write_raw<R, E, W>(&self, work: W) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        W: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let (job, answer) = writer::raw_job(work);
+        answered(self.submit(job), answer)
     }
 
     pub fn path(&self) -> &Path {
@@ -108,6 +184,29 @@ impl SqliteBackend {
         let mut readers = lock(&self.readers);
         if readers.len() < MAX_IDLE_READERS {
             readers.push(conn);
+        }
+    }
+}
+
+/// The answer of a job handed to the writer thread (`submitted`).
+async fn answered<R, E: From<StorageError>>(
+    submitted: Result<(), StorageError>,
+    answer: oneshot::Receiver<Result<R, E>>,
+) -> Result<R, E> {
+    submitted?;
+    answer.await.unwrap_or_else(|_| Err(E::from(writer::lost())))
+}
+
+impl Drop for SqliteBackend {
+    /// Closes the writer thread's channel and waits for the group under way, so that the writer
+    /// connection is closed when the backend is gone (a server restarted on the same file).
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            // A job dropped on the writer thread may hold the last reference to the backend.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -135,6 +234,16 @@ impl Backend for SqliteBackend {
         let result = work(&SqliteTx::new(&tx))?;
         tx.commit().map_err(sqlite_error("committing a transaction"))?;
         Ok(result)
+    }
+
+    fn write_owned<R, E, W>(&self, work: W) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        W: FnOnce(&dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let (job, answer) = writer::tx_job(work);
+        answered(self.submit(job), answer)
     }
 
     fn read<R, E>(&self, work: impl FnOnce(&dyn Tx) -> Result<R, E>) -> Result<R, E>
