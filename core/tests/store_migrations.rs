@@ -116,6 +116,8 @@ fn every_older_version_upgrades_to_the_fresh_schema() {
         }
         let store = Store::open(&path, StoreOptions::default()).unwrap();
         assert!(store.get(&EntityKey::new("n1", EntityKind::Favour, "f1")).unwrap().is_some(), "v{version}");
+        let found = store.search("n1", "pates", &SearchFilter::default(), Page::default()).unwrap();
+        assert_eq!(found.len(), 1, "v{version}: {found:?}");
         drop(store);
         assert_eq!(schema_of(&Connection::open(&path).unwrap()), fresh, "upgraded from v{version}");
     }

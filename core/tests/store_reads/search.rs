@@ -340,3 +340,29 @@ fn newest_first_goes_by_creation_time_across_kinds_whatever_order_things_arrived
         })
         .unwrap();
 }
+
+#[test]
+fn migration_8_rebuilds_every_search_entry_from_the_rows() {
+    let d = corpus();
+    let words = ["perc", "pates", "velo", "basilic", "tools", "ponceuse", "kg", "p"];
+    let all = |d: &Device| -> Vec<Vec<SearchHit>> {
+        let mut hits = Vec::new();
+        for order in [SearchOrder::BestMatch, SearchOrder::Newest] {
+            for word in words {
+                let filter = SearchFilter { order, open_only: false, ..SearchFilter::default() };
+                hits.push(d.store.search(NID, word, &filter, Page::new(50, 0)).unwrap());
+            }
+        }
+        hits
+    };
+    let before = all(&d);
+    assert!(before.iter().filter(|hits| !hits.is_empty()).count() >= 12, "{before:?}");
+    // What the migration does to a database of version 7: the search tables made again from the rows.
+    d.store
+        .read(|conn| {
+            conn.execute_batch(quartier_core::store::schema::MIGRATIONS[7]).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(all(&d), before);
+}
