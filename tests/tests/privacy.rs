@@ -11,6 +11,7 @@ use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::store::{Identity, Page, SearchFilter, Store, StoreOptions};
 use quartier_core::sync::{FileSecretStore, SyncClient};
+use quartier_e2e::fixtures::neighbourhood;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -112,7 +113,7 @@ async fn tokens_and_codes_stay_out_of_logs_and_databases() {
     let url = serve(root.path()).await;
     let alice = Phone::new(root.path(), "alice", &url).await;
     let nid = "aligre";
-    alice.store.mutate(nid, create("Aligre", "Alice")).unwrap();
+    alice.store.mutate(nid, neighbourhood("Aligre", "Alice")).unwrap();
     let invitation = alice.store.invite(nid, 2, 86_400_000).unwrap();
     alice.sync().await;
     let bob = Phone::new(root.path(), "bob", &url).await;
@@ -170,15 +171,6 @@ async fn tokens_and_codes_stay_out_of_logs_and_databases() {
     }
 }
 
-fn create(name: &str, display_name: &str) -> NeighbourhoodCreate {
-    NeighbourhoodCreate {
-        name: name.into(),
-        description: String::new(),
-        cell: None,
-        display_name: display_name.into(),
-    }
-}
-
 /// Great-circle distance in metres between two coordinates.
 fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
@@ -197,7 +189,7 @@ async fn an_attacker_measuring_distances_cannot_place_a_home_within_500_m() {
     // Léa lends her drill from home; Mallory, a member, syncs it and measures from 441 places.
     let lea = Phone::new(root.path(), "lea", &url).await;
     let nid = "aligre";
-    lea.store.mutate(nid, create("Aligre", "Léa")).unwrap();
+    lea.store.mutate(nid, neighbourhood("Aligre", "Léa")).unwrap();
     let item = ItemAdd {
         id: "drill".into(),
         title: "Perceuse".into(),

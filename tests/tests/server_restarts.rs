@@ -10,13 +10,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test that cannot unwrap has failed
 
-use quartier_core::domain::mutation::{
-    FavourPost, NeighbourhoodCreate, ProductAdd, ProductAdjustStock, StallOpen,
-};
+use quartier_core::domain::mutation::{FavourPost, ProductAdd, ProductAdjustStock, StallOpen};
 use quartier_core::domain::{Entity, EntityKey, EntityKind, FavourKind, Op, Product};
 use quartier_core::sync::SyncClient;
 use quartier_core::sync::protocol::Outcome;
 use quartier_e2e::fault_proxy::{FaultProxy, Faults, PausePoint, Resume};
+use quartier_e2e::fixtures::neighbourhood;
 use quartier_e2e::server_process::ServerProcess;
 use quartier_e2e::{Device, TestDb};
 use rand::rngs::StdRng;
@@ -103,12 +102,7 @@ impl Writer {
 /// Bob and Chloé join.
 async fn set_up(server: &ServerProcess, proxy: &FaultProxy) -> Vec<Arc<Writer>> {
     let alice = Device::new(&server.view, "alice").await;
-    let create = NeighbourhoodCreate {
-        name: "Aligre".into(),
-        description: String::new(),
-        cell: None,
-        display_name: "Alice".into(),
-    };
+    let create = neighbourhood("Aligre", "Alice");
     alice.act(NID, create).unwrap();
     let stall = StallOpen {
         id: "stall".into(),

@@ -11,10 +11,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test that cannot unwrap has failed
 
-use quartier_core::domain::mutation::{FavourPost, NeighbourhoodCreate};
+use quartier_core::domain::mutation::FavourPost;
 use quartier_core::domain::{EntityKey, EntityKind, FavourKind};
 use quartier_core::store::{Applied, Store, StoreError, StoreOptions};
 use quartier_e2e::disk::{self, SmallDisk};
+use quartier_e2e::fixtures::neighbourhood;
 use std::path::Path;
 
 const NID: &str = "aligre";
@@ -24,17 +25,7 @@ fn open(path: &Path) -> Store {
 }
 
 fn found(store: &Store) {
-    store
-        .mutate(
-            NID,
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    store.mutate(NID, neighbourhood("Aligre", "Alice")).unwrap();
 }
 
 /// Asks favour `n`, with a long text so that each one needs room of its own.

@@ -7,6 +7,7 @@ use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::sync::SyncStatus;
 use quartier_core::sync::client::StatusListener;
+use quartier_e2e::fixtures::neighbourhood;
 use quartier_e2e::{Device, TestServer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,17 +56,7 @@ async fn the_background_loop_sends_a_local_write_soon_without_being_asked() {
             let _ = stopped.await;
         }));
     until("the first round is done", || recorder.0.lock().unwrap().iter().any(|s| !s.syncing)).await;
-    alice
-        .act(
-            "n1",
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    alice.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
     alice.act("n1", ask("f1")).unwrap();
     until("the writes reach the server", || alice.store.pending_count().unwrap() == 0).await;
     until("the status says so", || {
@@ -86,17 +77,7 @@ async fn the_background_loop_sends_a_local_write_soon_without_being_asked() {
 async fn a_round_cut_short_by_its_budget_is_finished_by_the_next() {
     let server = TestServer::start().await;
     let alice = Device::new(&server, "alice").await;
-    alice
-        .act(
-            "n1",
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    alice.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
     for i in 0..450 {
         alice.act("n1", ask(&format!("f{i}"))).unwrap();
     }
@@ -119,17 +100,7 @@ async fn an_unreachable_server_leaves_everything_saved_and_is_reported() {
         // The server stops here.
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    alice
-        .act(
-            "n1",
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    alice.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
     let error = alice.client.sync_once(Duration::from_secs(5)).await.unwrap_err();
     assert!(error.is_transient(), "{error}");
     assert!(error.to_string().contains("saved on this device"), "{error}");
@@ -148,17 +119,7 @@ async fn long_pushes_go_compressed_and_the_server_reads_them() {
     let alice = Device::new(&server, "alice").await;
     let proxy = FaultProxy::start(&server.url, 1, Faults::NONE).await.unwrap();
     let via_proxy = alice.client_via(&proxy.url);
-    alice
-        .act(
-            "n1",
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    alice.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
     for i in 0..40 {
         alice.act("n1", ask(&format!("f{i}"))).unwrap();
     }

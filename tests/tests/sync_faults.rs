@@ -25,6 +25,7 @@ use quartier_core::store::StoreError;
 use quartier_core::sync::protocol::Outcome;
 use quartier_core::sync::{SyncClient, SyncError, SyncReport};
 use quartier_e2e::fault_proxy::{FaultProxy, FaultStats, Faults};
+use quartier_e2e::fixtures::neighbourhood;
 use quartier_e2e::{Device, POSTGRES_VARIABLE, TestDb, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -365,17 +366,7 @@ impl Actor {
 async fn set_up(server: &TestServer) -> (String, Device, Device, Device, Device, Device) {
     let alice = Device::new(server, "alice").await;
     let nid = "aligre".to_owned();
-    alice
-        .act(
-            &nid,
-            NeighbourhoodCreate {
-                name: "Aligre".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Alice".into(),
-            },
-        )
-        .unwrap();
+    alice.act(&nid, neighbourhood("Aligre", "Alice")).unwrap();
     let invitation = alice.store.invite(&nid, 3, 86_400_000).unwrap();
     alice.sync().await;
     let bob = Device::new(server, "bob").await;

@@ -9,12 +9,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test that cannot unwrap has failed
 
-use quartier_core::domain::mutation::{NeighbourhoodCreate, ProductAdd, StallOpen};
+use quartier_core::domain::mutation::{ProductAdd, StallOpen};
 use quartier_core::domain::{Entity, EntityKey, EntityKind, Mutation, Op, Product};
 use quartier_core::store::{Identity, Store, StoreOptions};
 use quartier_core::sync::protocol::Outcome;
 use quartier_core::sync::{FileSecretStore, SyncClient};
 use quartier_e2e::fault_proxy::{FaultProxy, Faults, PausePoint, Resume};
+use quartier_e2e::fixtures::neighbourhood;
 use quartier_e2e::{TestServer, victim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -84,17 +85,7 @@ async fn set_up(server: &TestServer, dir: &Path) {
     let store = open(dir);
     let client = client(&store, dir, &server.url);
     client.register().await.unwrap();
-    store
-        .mutate(
-            NID,
-            NeighbourhoodCreate {
-                name: "Rue du Marché".into(),
-                description: String::new(),
-                cell: None,
-                display_name: "Tess".into(),
-            },
-        )
-        .unwrap();
+    store.mutate(NID, neighbourhood("Rue du Marché", "Tess")).unwrap();
     store
         .mutate(
             NID,

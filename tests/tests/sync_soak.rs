@@ -19,13 +19,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test that cannot unwrap has failed
 
 use quartier_core::domain::mutation::{
-    FavourPost, NeighbourhoodCreate, OrderConfirm, OrderPlace, ProductAdd, ProductAdjustStock, StallOpen,
+    FavourPost, OrderConfirm, OrderPlace, ProductAdd, ProductAdjustStock, StallOpen,
 };
 use quartier_core::domain::{Effect, Entity, EntityKind, FavourKind, Op, OrderLine, OrderStatus};
 use quartier_core::store::StoreError;
 use quartier_core::sync::SyncClient;
 use quartier_core::sync::protocol::Outcome;
 use quartier_e2e::fault_proxy::{FaultProxy, Faults};
+use quartier_e2e::fixtures::neighbourhood;
 use quartier_e2e::{Device, TestServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -216,12 +217,7 @@ fn check_reservations(whose: &str, entities: &[Entity]) {
 /// neighbours join. All of it directly.
 async fn set_up(server: &TestServer) -> (Device, Device, Vec<Device>) {
     let alice = Device::new(server, "alice").await;
-    let create = NeighbourhoodCreate {
-        name: "Aligre".into(),
-        description: String::new(),
-        cell: None,
-        display_name: "Alice".into(),
-    };
+    let create = neighbourhood("Aligre", "Alice");
     alice.act(NID, create).unwrap();
     let stall = StallOpen {
         id: "stall".into(),

@@ -1,6 +1,7 @@
 //! The endpoints: each reads its request, runs the call's logic from `sync/` on the blocking pool (a
-//! push awaits its transactions instead, see `sync::push`), counts it in the metrics and answers. Nothing else happens here; a new endpoint is a function here
-//! and a line in the router (`http/mod.rs`).
+//! push awaits its transactions instead, see `sync::push`), counts it in the metrics and answers.
+//! Nothing else happens here; a new endpoint is a function here and a line in the router
+//! (`http/mod.rs`).
 
 use super::extract::{Authenticated, Json, Query};
 use crate::Server;
