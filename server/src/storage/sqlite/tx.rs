@@ -22,6 +22,20 @@ impl<'c> SqliteTx<'c> {
         SqliteTx { conn }
     }
 
+    /// The row `sql` selects, if there is one, read by `read`; `context` says what was being done.
+    fn optional_row<T>(
+        &self,
+        context: &'static str,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row(params, read).optional())
+            .map_err(sqlite_error(context))
+    }
+
     /// Reads the entities of `SELECT data …` rows.
     fn entities(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Entity>> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_error("reading entities"))?;
@@ -103,15 +117,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
-        self.conn
-            .prepare_cached("SELECT device_id, person_id FROM devices WHERE token_hash = ?")
-            .and_then(|mut stmt| {
-                stmt.query_row([token_hash], |row| {
-                    Ok(Device { device_id: row.get(0)?, person_id: row.get(1)? })
-                })
-                .optional()
-            })
-            .map_err(sqlite_error("checking a token"))
+        let sql = "SELECT device_id, person_id FROM devices WHERE token_hash = ?";
+        self.optional_row("checking a token", sql, [token_hash], |row| {
+            Ok(Device { device_id: row.get(0)?, person_id: row.get(1)? })
+        })
     }
 
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>> {
@@ -128,11 +137,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn last_seq(&self, device_id: &str) -> Result<Option<u64>> {
-        self.conn
-            .prepare_cached("SELECT last_seq FROM devices WHERE device_id = ?")
-            .and_then(|mut stmt| stmt.query_row([device_id], |row| row.get::<_, i64>(0)).optional())
-            .map(|seq| seq.map(from_sql))
-            .map_err(sqlite_error("reading a device's sequence number"))
+        let sql = "SELECT last_seq FROM devices WHERE device_id = ?";
+        let seq =
+            self.optional_row("reading a device's sequence number", sql, [device_id], |row| row.get(0))?;
+        Ok(seq.map(from_sql))
     }
 
     fn record_outcome(
@@ -155,20 +163,17 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn outcome_stamp(&self, device_id: &str, seq: u64) -> Result<Option<String>> {
-        let stamp: Option<Option<String>> = self
-            .conn
-            .prepare_cached("SELECT hlc FROM outcomes WHERE device_id = ? AND seq = ?")
-            .and_then(|mut stmt| stmt.query_row(params![device_id, to_sql(seq)], |row| row.get(0)).optional())
-            .map_err(sqlite_error("reading an outcome's stamp"))?;
+        let sql = "SELECT hlc FROM outcomes WHERE device_id = ? AND seq = ?";
+        let params = params![device_id, to_sql(seq)];
+        let stamp: Option<Option<String>> =
+            self.optional_row("reading an outcome's stamp", sql, params, |row| row.get(0))?;
         Ok(stamp.flatten())
     }
 
     fn outcome(&self, device_id: &str, seq: u64) -> Result<Option<Outcome>> {
-        let json: Option<String> = self
-            .conn
-            .prepare_cached("SELECT outcome FROM outcomes WHERE device_id = ? AND seq = ?")
-            .and_then(|mut stmt| stmt.query_row(params![device_id, to_sql(seq)], |row| row.get(0)).optional())
-            .map_err(sqlite_error("reading an outcome"))?;
+        let sql = "SELECT outcome FROM outcomes WHERE device_id = ? AND seq = ?";
+        let json: Option<String> =
+            self.optional_row("reading an outcome", sql, params![device_id, to_sql(seq)], |row| row.get(0))?;
         json.map(|json| {
             serde_json::from_str(&json)
                 .map_err(|e| StorageError::Data { what: "outcome", detail: e.to_string() })
@@ -182,11 +187,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn neighbourhood_version(&self, nid: &str) -> Result<Option<u64>> {
-        self.conn
-            .prepare_cached("SELECT version FROM neighbourhoods WHERE neighbourhood_id = ?")
-            .and_then(|mut stmt| stmt.query_row([nid], |row| row.get::<_, i64>(0)).optional())
-            .map(|version| version.map(from_sql))
-            .map_err(sqlite_error("reading a neighbourhood's version"))
+        let sql = "SELECT version FROM neighbourhoods WHERE neighbourhood_id = ?";
+        let version = self.optional_row("reading a neighbourhood's version", sql, [nid], |row| row.get(0))?;
+        Ok(version.map(from_sql))
     }
 
     fn set_neighbourhood_version(&self, nid: &str, version: u64) -> Result<()> {
@@ -369,16 +372,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn invitation_by_code_hash(&self, code_hash: &str) -> Result<Option<InvitationRef>> {
-        self.conn
-            .prepare_cached(
-                "SELECT neighbourhood_id, invitation_id FROM invitation_codes WHERE code_hash = ?",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row([code_hash], |row| {
-                    Ok(InvitationRef { neighbourhood_id: row.get(0)?, invitation_id: row.get(1)? })
-                })
-                .optional()
-            })
-            .map_err(sqlite_error("looking up an invitation code"))
+        let sql = "SELECT neighbourhood_id, invitation_id FROM invitation_codes WHERE code_hash = ?";
+        self.optional_row("looking up an invitation code", sql, [code_hash], |row| {
+            Ok(InvitationRef { neighbourhood_id: row.get(0)?, invitation_id: row.get(1)? })
+        })
     }
 }
