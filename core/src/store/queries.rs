@@ -878,10 +878,8 @@ fn nearest<T: Stored, S: Into<Value>>(
         if one_by_one {
             // Nearest first, one cell at a time, until the page is full and its last distance is
             // passed: the cells further away are not counted.
-            let mut values = Vec::with_capacity(w.values.len() + states.len() + 1);
-            values.extend(w.values.iter().cloned());
-            values.extend(states.iter().cloned());
-            values.push(cells_json(cells.iter().map(|(_, cell)| (cell.row, cell.col))));
+            let values =
+                bound(None, w, &states, [cells_json(cells.iter().map(|(_, cell)| (cell.row, cell.col)))]);
             let mut count = conn
                 .prepare_cached(&located.count_sql(w, states.len()))
                 .map_err(StoreError::sqlite(context))?;
@@ -903,16 +901,13 @@ fn nearest<T: Stored, S: Into<Value>>(
             }
         } else {
             // Too many cells to count one by one: SQLite counts the band's candidates by cell.
-            let mut values = Vec::with_capacity(w.values.len() + states.len() + 2);
-            if narrow {
-                values.push(spans_json(spans.iter().map(|(row, cols)| (*row, *cols.start(), *cols.end()))));
-            }
-            values.extend(w.values.iter().cloned());
-            values.extend(states.iter().cloned());
-            if !narrow {
-                values.push(Value::Integer(i64::from(*rows.start())));
-                values.push(Value::Integer(i64::from(*rows.end())));
-            }
+            let values = if narrow {
+                let spans = spans_json(spans.iter().map(|(row, cols)| (*row, *cols.start(), *cols.end())));
+                bound(Some(spans), w, &states, [])
+            } else {
+                let band = [rows.start(), rows.end()].map(|row| Value::Integer(i64::from(*row)));
+                bound(None, w, &states, band)
+            };
             let mut band = conn
                 .prepare_cached(&located.band_sql(w, states.len(), narrow))
                 .map_err(StoreError::sqlite(context))?;
@@ -945,49 +940,8 @@ fn nearest<T: Stored, S: Into<Value>>(
         radius = (radius * 4.0).min(reach_m);
     };
     counted.retain(|&(distance, _, count)| distance <= cutoff && count > 0);
-    // Those cells' candidates, in one statement: their creation time and id order ties.
-    let mut ranked = Vec::new();
-    if !counted.is_empty() {
-        let mut values = Vec::with_capacity(w.values.len() + states.len() + 1);
-        values.push(spans_json(counted.iter().map(|(_, cell, _)| (cell.row, cell.col, cell.col))));
-        values.extend(w.values.iter().cloned());
-        values.extend(states.iter().cloned());
-        let mut of_cells =
-            conn.prepare_cached(&located.cells_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
-        let mut rows = of_cells.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
-        counted.sort_unstable_by_key(|&(_, cell, _)| cell);
-        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
-            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String, _, _)> {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
-            };
-            let (rowid, created_at, id, cell_row, cell_col) =
-                read(row).map_err(StoreError::sqlite(context))?;
-            let Some(cell) = cell_of(cell_row, cell_col) else { continue };
-            let Ok(at) = counted.binary_search_by_key(&cell, |&(_, cell, _)| cell) else { continue };
-            ranked.push((counted[at].0, Reverse(created_at), Reverse(id), rowid));
-        }
-    }
-    ranked.sort_unstable();
-    let ranked = page.slice(ranked);
-    // The page's rows whole, in one statement (each statement on its own is a read transaction).
-    let mut data: Vec<Option<String>> = vec![None; ranked.len()];
-    if !ranked.is_empty() {
-        let rowids = format!("[{}]", ranked.iter().map(|r| r.3.to_string()).collect::<Vec<_>>().join(","));
-        let mut whole = conn
-            .prepare_cached(&format!(
-                "SELECT rowids.key, {t}.data FROM json_each(?) AS rowids CROSS JOIN {t} \
-                 WHERE {t}.rowid = rowids.value",
-                t = located.table
-            ))
-            .map_err(StoreError::sqlite(context))?;
-        let mut rows = whole.query([rowids]).map_err(StoreError::sqlite(context))?;
-        while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
-            let at: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
-            if let Some(slot) = usize::try_from(at).ok().and_then(|at| data.get_mut(at)) {
-                *slot = Some(row.get(1).map_err(StoreError::sqlite(context))?);
-            }
-        }
-    }
+    let ranked = page.slice(candidates(conn, located, &states, w, counted)?);
+    let data = whole_rows(conn, located.table, ranked.iter().map(|r| r.3))?;
     ranked
         .into_iter()
         .zip(data)
@@ -997,6 +951,82 @@ fn nearest<T: Stored, S: Into<Value>>(
             Ok((decode(&json)?, Some(distance)))
         })
         .collect()
+}
+
+/// The parameters of a located query: the values that go before the filter's (`first`), the filter's
+/// and the states', then `last`, in the order of the query's placeholders.
+fn bound(
+    first: Option<Value>,
+    w: &Where,
+    states: &[Value],
+    last: impl IntoIterator<Item = Value>,
+) -> Vec<Value> {
+    first.into_iter().chain(w.values.iter().cloned()).chain(states.iter().cloned()).chain(last).collect()
+}
+
+/// One candidate of a nearest-first list: its distance, then newest and id first (ties), and its row.
+type Candidate = (u32, Reverse<i64>, Reverse<String>, i64);
+
+/// The candidates in the `counted` cells (distance, cell, count), in one statement, in list order.
+fn candidates(
+    conn: &Connection,
+    located: &Located,
+    states: &[Value],
+    w: &Where,
+    mut counted: Vec<(u32, Cell, usize)>,
+) -> Result<Vec<Candidate>> {
+    let context = "searching by place";
+    let mut ranked = Vec::new();
+    if counted.is_empty() {
+        return Ok(ranked);
+    }
+    let spans = spans_json(counted.iter().map(|(_, cell, _)| (cell.row, cell.col, cell.col)));
+    let values = bound(Some(spans), w, states, []);
+    let mut of_cells =
+        conn.prepare_cached(&located.cells_sql(w, states.len())).map_err(StoreError::sqlite(context))?;
+    let mut rows = of_cells.query(params_from_iter(values)).map_err(StoreError::sqlite(context))?;
+    counted.sort_unstable_by_key(|&(_, cell, _)| cell);
+    while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+        let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String, _, _)> {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        };
+        let (rowid, created_at, id, cell_row, cell_col) = read(row).map_err(StoreError::sqlite(context))?;
+        let Some(cell) = cell_of(cell_row, cell_col) else { continue };
+        let Ok(at) = counted.binary_search_by_key(&cell, |&(_, cell, _)| cell) else { continue };
+        ranked.push((counted[at].0, Reverse(created_at), Reverse(id), rowid));
+    }
+    ranked.sort_unstable();
+    Ok(ranked)
+}
+
+/// The `data` of these rows of `table`, in their order (`None` for a row no longer there), in one
+/// statement: each statement on its own is a read transaction.
+fn whole_rows(
+    conn: &Connection,
+    table: &str,
+    rowids: impl Iterator<Item = i64>,
+) -> Result<Vec<Option<String>>> {
+    let context = "searching by place";
+    let rowids: Vec<i64> = rowids.collect();
+    let mut data: Vec<Option<String>> = vec![None; rowids.len()];
+    if rowids.is_empty() {
+        return Ok(data);
+    }
+    let list = format!("[{}]", rowids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+    let mut whole = conn
+        .prepare_cached(&format!(
+            "SELECT rowids.key, {table}.data FROM json_each(?) AS rowids CROSS JOIN {table} \
+             WHERE {table}.rowid = rowids.value"
+        ))
+        .map_err(StoreError::sqlite(context))?;
+    let mut rows = whole.query([list]).map_err(StoreError::sqlite(context))?;
+    while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
+        let at: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
+        if let Some(slot) = usize::try_from(at).ok().and_then(|at| data.get_mut(at)) {
+            *slot = Some(row.get(1).map_err(StoreError::sqlite(context))?);
+        }
+    }
+    Ok(data)
 }
 
 /// A key that sorts names as people expect: case and the accents of Latin letters aside, so that
