@@ -184,7 +184,7 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
         // Baselines: plain FTS5 over the same three search tables with the same query (the word as
         // the start of a word, as typed text is searched), 50 rows of each read with their entity's
         // data, in the same order: ranked by bm25, or the tables' order backwards.
-        search_baseline.time(|| plain_search(&store, word, "ORDER BY bm25(f)"))?;
+        search_baseline.time(|| plain_search(&store, word, "ORDER BY bm25({fts})"))?;
         search_newest_baseline.time(|| plain_search(&store, word, "ORDER BY f.rowid DESC"))?;
     }
     let (observed, observed_baseline) = observed_writes(&store, "f", queries.min(200))?;
@@ -209,8 +209,8 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
     })
 }
 
-/// Plain FTS5: 50 favours, 50 items and 50 products with a word starting with `word`, in `order`,
-/// their data read.
+/// Plain FTS5: 50 favours, 50 items and 50 products with a word starting with `word`, in `order`
+/// (`{fts}` standing for each search table), their data read.
 fn plain_search(store: &Store, word: &str, order: &str) -> std::result::Result<usize, StoreError> {
     let prefix = format!("\"{word}\"*");
     store.read(|conn| {
@@ -220,7 +220,7 @@ fn plain_search(store: &Store, word: &str, order: &str) -> std::result::Result<u
             let sql = format!(
                 "SELECT e.data FROM {fts} f CROSS JOIN {table} e ON e.rowid = f.rowid & 2147483647 \
                  WHERE {fts} MATCH ? {} LIMIT 50",
-                order.replace("(f)", &format!("({fts})"))
+                order.replace("{fts}", fts)
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::sqlite("baseline"))?;
             let rows: Vec<String> = stmt

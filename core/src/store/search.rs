@@ -110,8 +110,9 @@ struct Source {
     fts: &'static str,
     /// Selects id, title, text, stall name, category, cell_row, cell_col, score and the row of the
     /// search table, for the parameters (match expression, neighbourhood), followed by the conditions
-    /// below. `{text}` is a product's unit, or a favour's or item's snippet when it is made here;
-    /// `{score}` is [`Source::rank`] or nothing.
+    /// below. The text is a product's unit; for a favour or an item it is `{text}`, its snippet when
+    /// it is made here (newest first) or nothing. `{score}` is [`Source::rank`] or nothing. The entity's
+    /// row is the search row's low bits (`& 2147483647`, `rows::ROW_MASK`).
     select: &'static str,
     /// A favour's or an item's snippet: the description around the words found.
     snippet: Option<&'static str>,

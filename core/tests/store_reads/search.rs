@@ -63,6 +63,20 @@ fn found(d: &Device, text: &str) -> Vec<String> {
     ids
 }
 
+/// FTS5's own check of each search table against its rows of text: nothing left behind, nothing
+/// written twice.
+fn assert_search_tables_intact(d: &Device) {
+    d.store
+        .read(|conn| {
+            for fts in ["favours_fts", "items_fts", "products_fts"] {
+                conn.execute(&format!("INSERT INTO {fts} ({fts}) VALUES ('integrity-check')"), [])
+                    .unwrap_or_else(|e| panic!("{fts}: {e}"));
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 fn sorted(list: &[&str]) -> Vec<String> {
     let mut ids: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
     ids.sort();
@@ -258,15 +272,7 @@ fn search_stays_in_its_neighbourhood_and_follows_edits() {
     assert_eq!(found(&d, "pates"), sorted(&["pasta"]));
     // Each search index holds exactly its rows' words: an entry is taken out only for a row that had
     // one (an edit), never left behind, never written twice.
-    d.store
-        .read(|conn| {
-            for fts in ["favours_fts", "items_fts", "products_fts"] {
-                conn.execute(&format!("INSERT INTO {fts} ({fts}) VALUES ('integrity-check')"), [])
-                    .unwrap_or_else(|e| panic!("{fts}: {e}"));
-            }
-            Ok(())
-        })
-        .unwrap();
+    assert_search_tables_intact(&d);
 }
 
 #[test]
@@ -330,15 +336,7 @@ fn newest_first_goes_by_creation_time_across_kinds_whatever_order_things_arrived
     let edited = d.store.search(NID, "per", &newest, Page::new(50, 0)).unwrap();
     assert_eq!(id_of(&edited), ["later", "late", "makita", "drill", "early"]);
     assert_eq!(edited[3].title, "Perceuse Bosch 18V");
-    d.store
-        .read(|conn| {
-            for fts in ["favours_fts", "items_fts", "products_fts"] {
-                conn.execute(&format!("INSERT INTO {fts} ({fts}) VALUES ('integrity-check')"), [])
-                    .unwrap_or_else(|e| panic!("{fts}: {e}"));
-            }
-            Ok(())
-        })
-        .unwrap();
+    assert_search_tables_intact(&d);
 }
 
 #[test]

@@ -666,6 +666,20 @@ pub struct Hood {
     pub tom: Phone,
 }
 
+/// `n` more phones, people `{prefix}0`…, registered and joined to `hood` with an invitation `code`
+/// that Mona makes for them.
+pub async fn crowd(server: &TestServer, hood: &mut Hood, prefix: &str, code: &str, n: usize) -> Vec<Phone> {
+    let inv = invitation(&format!("inv-{prefix}"), code, u32::try_from(n).expect("a small crowd"));
+    server.act(&mut hood.mona, &hood.nid, inv).await;
+    let mut phones = Vec::with_capacity(n);
+    for i in 0..n {
+        let phone = server.register(&format!("{prefix}{i}")).await;
+        server.join(&phone, code, &format!("{}{i}", prefix.to_uppercase())).await;
+        phones.push(phone);
+    }
+    phones
+}
+
 pub async fn hood(server: &TestServer) -> Hood {
     let nid = String::from("aligre");
     let mut mona = server.register("mona").await;

@@ -677,15 +677,8 @@ async fn concurrent_pushes_never_hide_a_change_from_a_concurrent_puller(db: Db) 
     const PUSHERS: usize = 8;
     const EACH: usize = 25;
     let server = TestServer::start(db).await;
-    let h = hood(&server).await;
-    let mut mona = h.mona;
-    server.act(&mut mona, &h.nid, invitation("inv-crowd", "crowd code", PUSHERS as u32)).await;
-    let mut phones = Vec::new();
-    for i in 0..PUSHERS {
-        let phone = server.register(&format!("p{i}")).await;
-        server.join(&phone, "crowd code", &format!("P{i}")).await;
-        phones.push(phone);
-    }
+    let mut h = hood(&server).await;
+    let phones = crowd(&server, &mut h, "p", "crowd code", PUSHERS).await;
     let start = server.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await.checkpoint;
     let server = Arc::new(server);
     let pushing = Arc::new(AtomicUsize::new(PUSHERS));
@@ -749,15 +742,8 @@ async fn concurrent_pushes_never_hide_a_change_from_a_concurrent_puller(db: Db) 
 async fn pushes_of_many_devices_at_once_are_each_applied_once(db: Db) {
     const DEVICES: usize = 24;
     let server = TestServer::start(db).await;
-    let h = hood(&server).await;
-    let mut mona = h.mona;
-    server.act(&mut mona, &h.nid, invitation("inv-many", "many code", DEVICES as u32)).await;
-    let mut phones = Vec::new();
-    for i in 0..DEVICES {
-        let phone = server.register(&format!("d{i}")).await;
-        server.join(&phone, "many code", &format!("D{i}")).await;
-        phones.push(phone);
-    }
+    let mut h = hood(&server).await;
+    let phones = crowd(&server, &mut h, "d", "many code", DEVICES).await;
     let start = server.pull_page(&h.tom, &h.nid, 0, Some(MAX_PULL_LIMIT)).await.checkpoint;
     let applied_before = push_count(&server, "applied").await;
     let batches: Vec<(Phone, Vec<Mutation>)> = phones
