@@ -218,7 +218,7 @@ fn plain_search(store: &Store, word: &str, order: &str) -> std::result::Result<u
         for (fts, table) in [("favours_fts", "favours"), ("items_fts", "items"), ("products_fts", "products")]
         {
             let sql = format!(
-                "SELECT e.data FROM {fts} f CROSS JOIN {table} e ON e.rowid = f.rowid & 2147483647 \
+                "SELECT e.data FROM {fts} f CROSS JOIN {table} e ON e.rowid = f.rowid \
                  WHERE {fts} MATCH ? {} LIMIT 50",
                 order.replace("{fts}", fts)
             );

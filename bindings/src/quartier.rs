@@ -224,7 +224,8 @@ impl Quartier {
     }
 
     /// Searches the open favours, the items lent and the products on sale, best match first, or the
-    /// most recently created first with `newest_first` (which stays fast however many things match).
+    /// latest to reach this device first with `newest_first` (which stays fast however many things
+    /// match).
     #[uniffi::method(default(limit = 20, newest_first = false))]
     pub fn search(
         &self,

@@ -104,7 +104,7 @@ pub enum Command {
         category: Option<String>,
         #[command(flatten)]
         near: NearArgs,
-        /// The most recently created first instead.
+        /// The latest to reach this device first instead.
         #[arg(long)]
         newest: bool,
     },

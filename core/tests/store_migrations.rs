@@ -63,7 +63,7 @@ fn a_version_1_database_with_data_upgrades_and_keeps_it() {
         }
         other => panic!("the favour was lost: {other:?}"),
     }
-    // Its search entry was moved to the keys of version 8: found in either order.
+    // Its search entry was made again from its row (version 9): found in either order.
     for order in [SearchOrder::BestMatch, SearchOrder::Newest] {
         let filter = SearchFilter { order, ..SearchFilter::default() };
         let hits = store.search("n1", "pates", &filter, Page::default()).unwrap();
@@ -121,6 +121,71 @@ fn every_older_version_upgrades_to_the_fresh_schema() {
         drop(store);
         assert_eq!(schema_of(&Connection::open(&path).unwrap()), fresh, "upgraded from v{version}");
     }
+}
+
+#[test]
+fn version_9_numbers_favours_items_and_products_in_the_order_of_their_creation() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v8.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::upgrade_to(&mut conn, 8).unwrap();
+        fill_version_1(&conn);
+        // Stored after f1 but created before it; an item and products in between; a removed product.
+        conn.execute_batch(
+            r#"
+            INSERT INTO favours (neighbourhood_id, id, author, kind, status, category, counterpart, cell_row, cell_col, created_at, data)
+              SELECT 'n1', 'f0', 'alice', 'ask', 'open', 'cooking', NULL, NULL, NULL, 1600000000000,
+                json_set(data, '$.data.id', 'f0', '$.data.title', 'Des pâtes au pesto', '$.data.created_at', 1600000000000)
+              FROM favours WHERE id = 'f1';
+            INSERT INTO items (neighbourhood_id, id, owner, category, withdrawn, cell_row, cell_col, created_at, data)
+              VALUES ('n1', 'pot', 'alice', 'kitchen', 0, NULL, NULL, 1650000000000,
+                '{"kind":"item","data":{"id":"pot","title":"Pot à pâtes","description":"Le grand","category":"kitchen"}}');
+            INSERT INTO products (neighbourhood_id, id, stall_id, owner, removed, available_today, price_cents, created_at, data)
+              VALUES ('n1', 'fresh', 's1', 'alice', 0, 1, 900, 1800000000000,
+                '{"kind":"product","data":{"id":"fresh","name":"Pâtes fraîches","unit":"kg"}}'),
+              ('n1', 'dry', 's1', 'alice', 1, 1, 300, 1750000000000,
+                '{"kind":"product","data":{"id":"dry","name":"Pâtes sèches","unit":"kg"}}');
+            "#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let newest = SearchFilter { order: SearchOrder::Newest, open_only: false, ..SearchFilter::default() };
+    let ids = |hits: Vec<quartier_core::store::SearchHit>| hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.search("n1", "pates", &newest, Page::default()).unwrap()),
+        ["fresh", "f1", "pot", "f0"]
+    );
+    store
+        .read(|conn| {
+            for fts in ["favours_fts", "items_fts", "products_fts"] {
+                conn.execute(&format!("INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)"), [])
+                    .unwrap_or_else(|e| panic!("{fts}: {e}"));
+            }
+            let rows: Vec<i64> = conn
+                .prepare("SELECT rowid FROM favours UNION ALL SELECT rowid FROM items UNION ALL SELECT rowid FROM products ORDER BY 1")
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(rows, [1, 2, 3, 4, 5]);
+            Ok(())
+        })
+        .unwrap();
+    // What is posted next comes first.
+    let post = FavourPost {
+        id: "f2".into(),
+        kind: FavourKind::Ask,
+        title: "Encore des pâtes".into(),
+        details: String::new(),
+        category: "cooking".into(),
+        window: None,
+        cell: None,
+    };
+    store.mutate("n1", post).unwrap();
+    assert_eq!(ids(store.search("n1", "pates", &newest, Page::new(2, 0)).unwrap()), ["f2", "fresh"]);
 }
 
 #[test]

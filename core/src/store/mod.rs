@@ -13,10 +13,12 @@
 //!
 //! One connection serves everything, behind a mutex: SQLite serialises writers anyway, and the reads
 //! the apps make take microseconds. Layout: `schema.rs` (migrations), `rows.rs` (entities ↔ rows and the
-//! rules' view), `queries.rs` (the lists the apps show), `search.rs` (full text), `inbox.rs` (what
+//! rules' view), `queries.rs` (the lists the apps show), `search.rs` (full text), `backlog.rs` (texts
+//! waiting to be indexed for search), `inbox.rs` (what
 //! concerns the person, and notifications), `observe.rs` (watching a query), `invitations.rs`,
 //! `error.rs`.
 
+pub mod backlog;
 pub mod error;
 mod export;
 pub mod inbox;
@@ -284,6 +286,7 @@ impl Store {
             })?;
             rows::write_effects(&tx, &effects)?;
             sync_state::append_to_outbox(&tx, &mutation, &effects, now)?;
+            backlog::fold_if_due(&tx)?;
             tx.commit().map_err(StoreError::sqlite("saving a change"))?;
             *clock = next_clock;
             Applied { mutation, effects }
@@ -303,6 +306,7 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::sqlite("starting a change"))?;
             rows::write_effects(&tx, effects)?;
+            backlog::fold_if_due(&tx)?;
             tx.commit().map_err(StoreError::sqlite("saving changes"))?;
         }
         self.notify(effects.iter().map(|e| e.key().kind).collect());

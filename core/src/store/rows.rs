@@ -1,16 +1,16 @@
 //! Entities to rows and back, and the rules' [`StateView`] over a SQLite connection.
 //!
 //! Each kind of entity has its table (see `migrations/`). A row holds the whole entity as JSON in `data`
-//! plus copies of the fields that lists filter and sort on; the full-text entry of a favour, an item or
-//! a product is keyed by its creation time and its row ([`search_key`]). [`write_effects`] is the one
-//! place that writes them.
+//! plus copies of the fields that lists filter and sort on. Favours, items and products are numbered
+//! from one sequence ([`NEXT_SEARCHABLE_ROW`]), and triggers keep their search entries, keyed by that
+//! row, in step with the rows (migration 009). [`write_effects`] is the one place that writes them.
 //!
 //! To add a kind: give it a table in a new migration and an arm in [`row_of`] and [`table_of`].
 
 use super::error::{Result, StoreError};
 use crate::domain::*;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
 /// The table of each kind of entity.
@@ -29,45 +29,16 @@ pub fn table_of(kind: EntityKind) -> &'static str {
     }
 }
 
-/// The full-text table of a kind, if it is searchable.
-pub fn fts_of(kind: EntityKind) -> Option<&'static str> {
-    match kind {
-        EntityKind::Favour => Some("favours_fts"),
-        EntityKind::Item => Some("items_fts"),
-        EntityKind::Product => Some("products_fts"),
-        _ => None,
-    }
+/// Whether a kind is searchable: its rows are numbered from the sequence shared by favours, items and
+/// products, and triggers keep its search table in step with them (migration 009).
+fn searchable(kind: EntityKind) -> bool {
+    matches!(kind, EntityKind::Favour | EntityKind::Item | EntityKind::Product)
 }
 
-/// How many bits of a search key hold the entity's row; the bits above hold its creation time.
-pub const ROW_BITS: u32 = 31;
-
-/// The entity's row in a search key: `search_table.rowid & ROW_MASK` (SQL: `& 2147483647`).
-pub const ROW_MASK: i64 = (1 << ROW_BITS) - 1;
-
-/// The row of the full-text entry of the entity in row `rowid` created at `created_at_ms`: its creation
-/// time in seconds (from 1970 to 2106), then its row. Entries are walked in this order, so a search
-/// newest first reads a page of matches backwards and stops (migration 008).
-pub fn search_key(created_at_ms: i64, rowid: i64) -> Result<i64> {
-    if !(1..=ROW_MASK).contains(&rowid) {
-        return Err(StoreError::Invalid(format!(
-            "Row {rowid} cannot be indexed for search (more than {ROW_MASK} rows of one kind were written on \
-             this device): export the neighbourhood and start from a fresh database."
-        )));
-    }
-    let seconds = (created_at_ms.max(0) / 1000).min(i64::from(u32::MAX));
-    Ok(seconds << ROW_BITS | rowid)
-}
-
-/// When an entity with a full-text entry was created, which its search key starts with.
-fn created_at(entity: &Entity) -> i64 {
-    match entity {
-        Entity::Favour(f) => f.created_at,
-        Entity::Item(i) => i.created_at,
-        Entity::Product(p) => p.created_at,
-        _ => 0,
-    }
-}
+/// The row a new favour, item or product gets: one more than the largest of the three kinds', so that
+/// the search tables' rows, which are these, run in the order things were stored on this device.
+const NEXT_SEARCHABLE_ROW: &str = "1 + max(ifnull((SELECT max(rowid) FROM favours), 0), \
+     ifnull((SELECT max(rowid) FROM items), 0), ifnull((SELECT max(rowid) FROM products), 0))";
 
 /// The text form of a unit enum (`"handed_over"`), as serde writes it.
 pub fn tag<T: Serialize>(value: &T) -> String {
@@ -92,19 +63,16 @@ fn day(value: Day) -> Value {
     Value::Integer(i64::from(value.days_since_epoch()))
 }
 
-/// The filter columns of an entity's row, and the texts of its full-text entry.
-fn row_of(entity: &Entity) -> (Vec<(&'static str, Value)>, Vec<&str>) {
+/// The filter columns of an entity's row (its texts are searched from its JSON: migration 009).
+fn row_of(entity: &Entity) -> Vec<(&'static str, Value)> {
     match entity {
-        Entity::Neighbourhood(n) => (vec![("name", text(&n.name))], vec![]),
-        Entity::Member(m) => (
-            vec![
-                ("display_name", text(&m.display_name)),
-                ("role", Value::Text(tag(&m.role))),
-                ("status", Value::Text(tag(&m.status))),
-            ],
-            vec![],
-        ),
-        Entity::Invitation(i) => (vec![("created_by", text(&i.created_by))], vec![]),
+        Entity::Neighbourhood(n) => vec![("name", text(&n.name))],
+        Entity::Member(m) => vec![
+            ("display_name", text(&m.display_name)),
+            ("role", Value::Text(tag(&m.role))),
+            ("status", Value::Text(tag(&m.status))),
+        ],
+        Entity::Invitation(i) => vec![("created_by", text(&i.created_by))],
         Entity::Favour(f) => {
             let mut cols = vec![
                 ("author", text(&f.author)),
@@ -115,7 +83,7 @@ fn row_of(entity: &Entity) -> (Vec<(&'static str, Value)>, Vec<&str>) {
                 ("created_at", Value::Integer(f.created_at)),
             ];
             cols.extend(cell_columns(f.cell));
-            (cols, vec![&f.title, &f.details, &f.category])
+            cols
         }
         Entity::Item(i) => {
             let mut cols = vec![
@@ -125,72 +93,62 @@ fn row_of(entity: &Entity) -> (Vec<(&'static str, Value)>, Vec<&str>) {
                 ("created_at", Value::Integer(i.created_at)),
             ];
             cols.extend(cell_columns(i.cell));
-            (cols, vec![&i.title, &i.description, &i.category])
+            cols
         }
-        Entity::Loan(l) => (
-            vec![
-                ("item_id", text(&l.item_id)),
-                ("owner", text(&l.owner)),
-                ("borrower", text(&l.borrower)),
-                ("status", Value::Text(tag(&l.status))),
-                ("first_day", day(l.first_day)),
-                ("last_day", day(l.last_day)),
-            ],
-            vec![],
-        ),
+        Entity::Loan(l) => vec![
+            ("item_id", text(&l.item_id)),
+            ("owner", text(&l.owner)),
+            ("borrower", text(&l.borrower)),
+            ("status", Value::Text(tag(&l.status))),
+            ("first_day", day(l.first_day)),
+            ("last_day", day(l.last_day)),
+        ],
         Entity::Stall(s) => {
             let mut cols = vec![("owner", text(&s.owner)), ("market", text(&s.market))];
             cols.extend(cell_columns(s.cell));
-            (cols, vec![])
+            cols
         }
-        Entity::Product(p) => (
-            vec![
-                ("stall_id", text(&p.stall_id)),
-                ("owner", text(&p.owner)),
-                ("removed", Value::Integer(i64::from(p.removed))),
-                ("available_today", Value::Integer(i64::from(p.available_today))),
-                ("price_cents", Value::Integer(p.price_cents)),
-                ("created_at", Value::Integer(p.created_at)),
-            ],
-            // A removed product no longer turns up in searches.
-            if p.removed { vec![] } else { vec![&p.name, &p.unit] },
-        ),
-        Entity::Order(o) => (
-            vec![
-                ("stall_id", text(&o.stall_id)),
-                ("trader", text(&o.trader)),
-                ("customer", text(&o.customer)),
-                ("status", Value::Text(tag(&o.status))),
-                ("pickup_day", o.pickup_day.map_or(Value::Null, day)),
-                ("created_at", Value::Integer(o.created_at)),
-            ],
-            vec![],
-        ),
-        Entity::Message(m) => (
-            vec![
-                ("thread_kind", Value::Text(tag(&m.thread.kind))),
-                ("thread_id", text(&m.thread.id)),
-                ("author", text(&m.author)),
-                ("sent_at", Value::Integer(m.sent_at)),
-            ],
-            vec![],
-        ),
+        Entity::Product(p) => vec![
+            ("stall_id", text(&p.stall_id)),
+            ("owner", text(&p.owner)),
+            ("removed", Value::Integer(i64::from(p.removed))),
+            ("available_today", Value::Integer(i64::from(p.available_today))),
+            ("price_cents", Value::Integer(p.price_cents)),
+            ("created_at", Value::Integer(p.created_at)),
+        ],
+        Entity::Order(o) => vec![
+            ("stall_id", text(&o.stall_id)),
+            ("trader", text(&o.trader)),
+            ("customer", text(&o.customer)),
+            ("status", Value::Text(tag(&o.status))),
+            ("pickup_day", o.pickup_day.map_or(Value::Null, day)),
+            ("created_at", Value::Integer(o.created_at)),
+        ],
+        Entity::Message(m) => vec![
+            ("thread_kind", Value::Text(tag(&m.thread.kind))),
+            ("thread_id", text(&m.thread.id)),
+            ("author", text(&m.author)),
+            ("sent_at", Value::Integer(m.sent_at)),
+        ],
     }
 }
 
-fn upsert_sql(table: &str, columns: &[(&'static str, Value)]) -> String {
+fn upsert_sql(table: &str, searchable: bool, columns: &[(&'static str, Value)]) -> String {
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     let placeholders = vec!["?"; names.len()].join(", ");
     let updates: Vec<String> = names.iter().map(|n| format!("{n} = excluded.{n}")).collect();
+    // An update keeps the row it had; only a new row takes the next one.
+    let (row, next) =
+        if searchable { ("rowid, ", format!("{NEXT_SEARCHABLE_ROW}, ")) } else { ("", String::new()) };
     format!(
-        "INSERT INTO {table} (neighbourhood_id, id, data, {}) VALUES (?, ?, ?, {placeholders}) \
-         ON CONFLICT (neighbourhood_id, id) DO UPDATE SET data = excluded.data, {} RETURNING rowid",
+        "INSERT INTO {table} ({row}neighbourhood_id, id, data, {}) VALUES ({next}?, ?, ?, {placeholders}) \
+         ON CONFLICT (neighbourhood_id, id) DO UPDATE SET data = excluded.data, {}",
         names.join(", "),
         updates.join(", ")
     )
 }
 
-/// Writes one entity (insert or replace), keeping its full-text entry in step.
+/// Writes one entity (insert or replace); the triggers of migration 009 keep its search entry in step.
 pub fn put(conn: &Connection, entity: &Entity) -> Result<()> {
     let data = serde_json::to_string(entity).map_err(StoreError::data("entity"))?;
     put_json(conn, entity, data)
@@ -200,88 +158,21 @@ pub fn put(conn: &Connection, entity: &Entity) -> Result<()> {
 /// entity is written to the confirmed state and the replica from one serialisation.
 pub fn put_json(conn: &Connection, entity: &Entity, data: String) -> Result<()> {
     let key = entity.key();
-    let table = table_of(key.kind);
-    let (columns, texts) = row_of(entity);
-    let fts = fts_of(key.kind);
-    // Whether the row is there already, and when it was created: only then has it a full-text entry to
-    // take out, under that time. Asking costs one look-up in the key's index; a full-text delete of a
-    // row that is not there costs several (an entity pulled for the first time, most of an initial
-    // sync, would pay it for nothing).
-    let existed = match fts {
-        Some(_) => conn
-            .prepare_cached(&format!(
-                "SELECT rowid, created_at FROM {table} WHERE neighbourhood_id = ? AND id = ?"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(params![key.neighbourhood_id, key.id], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
-            .map_err(StoreError::sqlite("saving a change"))?,
-        None => None,
-    };
+    let columns = row_of(entity);
     let mut values: Vec<Value> = vec![text(&key.neighbourhood_id), text(&key.id), Value::Text(data)];
     values.extend(columns.iter().map(|(_, v)| v.clone()));
-    let rowid: i64 = conn
-        .prepare_cached(&upsert_sql(table, &columns))
-        .and_then(|mut stmt| stmt.query_row(rusqlite::params_from_iter(values), |row| row.get(0)))
-        .map_err(StoreError::sqlite("saving a change"))?;
-    if let Some(fts) = fts {
-        if let Some((old, old_created_at)) = existed {
-            delete_search_entry(conn, fts, search_key(old_created_at, old)?)?;
-        }
-        if !texts.is_empty() {
-            let placeholders = vec!["?"; texts.len()].join(", ");
-            let mut values: Vec<Value> = vec![Value::Integer(search_key(created_at(entity), rowid)?)];
-            values.extend(texts.iter().map(|t| text(t)));
-            let sql = format!("INSERT INTO {fts} (rowid, {}) VALUES (?, {placeholders})", fts_columns(fts));
-            conn.prepare_cached(&sql)
-                .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
-                .map_err(StoreError::sqlite("updating the search index"))?;
-        }
-    }
-    Ok(())
-}
-
-fn delete_search_entry(conn: &Connection, fts: &str, key: i64) -> Result<()> {
-    conn.prepare_cached(&format!("DELETE FROM {fts} WHERE rowid = ?"))
-        .and_then(|mut stmt| stmt.execute([key]))
+    conn.prepare_cached(&upsert_sql(table_of(key.kind), searchable(key.kind), &columns))
+        .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
         .map(drop)
-        .map_err(StoreError::sqlite("updating the search index"))
+        .map_err(StoreError::sqlite("saving a change"))
 }
 
-fn fts_columns(fts: &str) -> &'static str {
-    match fts {
-        "favours_fts" => "title, details, category",
-        "items_fts" => "title, description, category",
-        _ => "name, unit",
-    }
-}
-
-/// Removes one entity and its full-text entry.
+/// Removes one entity (and, by trigger, its search entry).
 pub fn delete(conn: &Connection, key: &EntityKey) -> Result<()> {
-    let table = table_of(key.kind);
-    let Some(fts) = fts_of(key.kind) else {
-        return conn
-            .prepare_cached(&format!("DELETE FROM {table} WHERE neighbourhood_id = ? AND id = ?"))
-            .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.id]))
-            .map(drop)
-            .map_err(StoreError::sqlite("removing an entry"));
-    };
-    let removed: Option<(i64, i64)> = conn
-        .prepare_cached(&format!(
-            "DELETE FROM {table} WHERE neighbourhood_id = ? AND id = ? RETURNING rowid, created_at"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_row(params![key.neighbourhood_id, key.id], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()
-        })
-        .map_err(StoreError::sqlite("removing an entry"))?;
-    match removed {
-        Some((rowid, created_at)) => delete_search_entry(conn, fts, search_key(created_at, rowid)?),
-        None => Ok(()),
-    }
+    conn.prepare_cached(&format!("DELETE FROM {} WHERE neighbourhood_id = ? AND id = ?", table_of(key.kind)))
+        .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.id]))
+        .map(drop)
+        .map_err(StoreError::sqlite("removing an entry"))
 }
 
 /// Writes the effects of a mutation, in order.

@@ -1,25 +1,25 @@
 //! Full-text search over favours, items and products, offline, with SQLite's FTS5.
 //!
-//! The search tables (`favours_fts`, `items_fts`, `products_fts`, kept in step by `rows.rs`) share the
-//! rowid of their entity's row and fold case and accents (`unicode61 remove_diacritics 2`), so
+//! The search tables (`favours_fts`, `items_fts`, `products_fts`) index the texts of their entities'
+//! rows, keyed by the same row, kept in step by triggers (migration 009), and fold case and accents (`unicode61 remove_diacritics 2`), so
 //! "perceuse" finds "Perceuse" and "pates" finds "pâtes". What a person types is never passed to FTS5
 //! as a query: it is cut into words, and each word becomes a quoted phrase with a trailing `*`, so every
 //! word must match the start of a word and no operator (`OR`, `NEAR`, `-`, `"`, `*`, `(`) can be
 //! injected. Hits come best match first (`bm25`, a title counting more than a description) or newest
 //! first ([`SearchOrder`]); a place only filters (`within_m`) and shows a distance.
 //!
-//! An entry's row in a search table is its entity's creation time then its row (`rows::search_key`):
-//! newest first walks the matches backwards and stops after a page, whereas best match first ranks
-//! every match before it can pick the best (FTS5 has no top-k), which costs time in proportion to how
-//! many things the words match.
+//! Favours, items and products are numbered from one sequence as they are stored (`rows.rs`), and FTS5
+//! walks the matches of a query in the order of their rows: newest first walks them backwards and
+//! stops after a page, whereas best match first ranks every match before it can pick the best (FTS5
+//! has no top-k), which costs time in proportion to how many things the words match.
 //!
 //! To make another kind searchable: give it a search table in a new migration, index it in `rows.rs`,
 //! and add a [`Source`] below.
 
 use super::Store;
+use super::backlog;
 use super::error::{Result, StoreError};
 use super::queries::{HALF_STEP_M, Page, Place, cell_of};
-use super::rows::ROW_BITS;
 use crate::domain::{Cell, EntityKind};
 use rusqlite::Connection;
 use rusqlite::types::Value;
@@ -62,8 +62,10 @@ pub enum SearchOrder {
     /// match, the longer it takes (tens of milliseconds for a word found in a third of 200,000).
     #[default]
     BestMatch,
-    /// The most recently created first (to the second; within a second favours, items, then products,
-    /// each the most recently stored first). Reads only as many matches as the page needs.
+    /// The most recently stored on this device first: what neighbours post comes first as it
+    /// arrives, and an edit keeps a thing where it was. A first sync stores a neighbourhood in the
+    /// order of its changes on the server (the last change of each thing); a database made before
+    /// version 9 was numbered in the order of creation. Reads only as many matches as the page needs.
     Newest,
 }
 
@@ -108,11 +110,11 @@ struct Source {
     kind: EntityKind,
     /// Its search table.
     fts: &'static str,
-    /// Selects id, title, text, stall name, category, cell_row, cell_col, score and the row of the
-    /// search table, for the parameters (match expression, neighbourhood), followed by the conditions
-    /// below. The text is a product's unit; for a favour or an item it is `{text}`, its snippet when
-    /// it is made here (newest first) or nothing. `{score}` is [`Source::rank`] or nothing. The entity's
-    /// row is the search row's low bits (`& 2147483647`, `rows::ROW_MASK`).
+    /// Selects id, title, text, stall name, category, cell_row, cell_col, score and row, for the
+    /// parameters (match expression, neighbourhood), followed by the conditions below. The text is a
+    /// product's unit; for a favour or an item it is `{text}`, its snippet when it is made here (newest
+    /// first) or nothing. `{score}` is [`Source::rank`] or nothing. Texts are read from the entity's
+    /// JSON: the search table reads them from there too (its content is a view of the rows).
     select: &'static str,
     /// A favour's or an item's snippet: the description around the words found.
     snippet: Option<&'static str>,
@@ -127,12 +129,12 @@ struct Source {
 const FAVOURS: Source = Source {
     kind: EntityKind::Favour,
     fts: "favours_fts",
-    select: "SELECT e.id, favours_fts.title, {text}, NULL, e.category, \
-             e.cell_row, e.cell_col, {score} AS score, favours_fts.rowid \
-             FROM favours_fts CROSS JOIN favours e ON e.rowid = favours_fts.rowid & 2147483647 \
-             WHERE favours_fts MATCH ? AND e.neighbourhood_id = ?",
-    snippet: Some("snippet(favours_fts, 1, '', '', '…', 12)"),
-    rank: "bm25(favours_fts, 4.0, 1.0, 2.0)",
+    select: "SELECT e.id, e.data ->> '$.data.title', {text}, NULL, e.category, \
+             e.cell_row, e.cell_col, {score} AS score, e.rowid \
+             FROM {fts} CROSS JOIN favours e ON e.rowid = {fts}.rowid \
+             WHERE {fts} MATCH ? AND e.neighbourhood_id = ?",
+    snippet: Some("snippet({fts}, 1, '', '', '…', 12)"),
+    rank: "bm25({fts}, 4.0, 1.0, 2.0)",
     open: "e.status = 'open'",
     category: Some("e.category = ?"),
     cell_row: "e.cell_row",
@@ -141,12 +143,12 @@ const FAVOURS: Source = Source {
 const ITEMS: Source = Source {
     kind: EntityKind::Item,
     fts: "items_fts",
-    select: "SELECT e.id, items_fts.title, {text}, NULL, e.category, \
-             e.cell_row, e.cell_col, {score} AS score, items_fts.rowid \
-             FROM items_fts CROSS JOIN items e ON e.rowid = items_fts.rowid & 2147483647 \
-             WHERE items_fts MATCH ? AND e.neighbourhood_id = ?",
-    snippet: Some("snippet(items_fts, 1, '', '', '…', 12)"),
-    rank: "bm25(items_fts, 4.0, 1.0, 2.0)",
+    select: "SELECT e.id, e.data ->> '$.data.title', {text}, NULL, e.category, \
+             e.cell_row, e.cell_col, {score} AS score, e.rowid \
+             FROM {fts} CROSS JOIN items e ON e.rowid = {fts}.rowid \
+             WHERE {fts} MATCH ? AND e.neighbourhood_id = ?",
+    snippet: Some("snippet({fts}, 1, '', '', '…', 12)"),
+    rank: "bm25({fts}, 4.0, 1.0, 2.0)",
     open: "e.withdrawn = 0",
     category: Some("e.category = ?"),
     cell_row: "e.cell_row",
@@ -155,13 +157,13 @@ const ITEMS: Source = Source {
 const PRODUCTS: Source = Source {
     kind: EntityKind::Product,
     fts: "products_fts",
-    select: "SELECT e.id, products_fts.name, products_fts.unit, json_extract(s.data, '$.data.name'), NULL, \
-             s.cell_row, s.cell_col, {score} AS score, products_fts.rowid \
-             FROM products_fts CROSS JOIN products e ON e.rowid = products_fts.rowid & 2147483647 \
+    select: "SELECT e.id, e.data ->> '$.data.name', e.data ->> '$.data.unit', s.data ->> '$.data.name', NULL, \
+             s.cell_row, s.cell_col, {score} AS score, e.rowid \
+             FROM {fts} CROSS JOIN products e ON e.rowid = {fts}.rowid \
              LEFT JOIN stalls s ON s.neighbourhood_id = e.neighbourhood_id AND s.id = e.stall_id \
-             WHERE products_fts MATCH ? AND e.neighbourhood_id = ?",
+             WHERE {fts} MATCH ? AND e.neighbourhood_id = ?",
     snippet: None,
-    rank: "bm25(products_fts, 4.0, 1.0)",
+    rank: "bm25({fts}, 4.0, 1.0)",
     open: "e.removed = 0",
     category: None,
     cell_row: "s.cell_row",
@@ -182,9 +184,11 @@ impl Source {
 struct Scored {
     score: f64,
     order: usize,
-    /// The row of the search table: for the snippet, and newest first (it starts with the creation
-    /// time).
+    /// The entity's row, which is its search entry's: for the snippet, and newest first (one sequence
+    /// numbers the three kinds).
     rowid: i64,
+    /// Found among the rows waiting to be indexed (`backlog`), its snippet made already.
+    waiting: bool,
     hit: SearchHit,
 }
 
@@ -193,11 +197,7 @@ impl Scored {
     fn cmp(&self, other: &Scored, order: SearchOrder) -> std::cmp::Ordering {
         match order {
             SearchOrder::BestMatch => self.score.total_cmp(&other.score).then(self.order.cmp(&other.order)),
-            // The creation second, then the kind, then the row (the rows of two kinds do not compare).
-            SearchOrder::Newest => (other.rowid >> ROW_BITS)
-                .cmp(&(self.rowid >> ROW_BITS))
-                .then(self.order.cmp(&other.order))
-                .then(other.rowid.cmp(&self.rowid)),
+            SearchOrder::Newest => other.rowid.cmp(&self.rowid).then(self.order.cmp(&other.order)),
         }
         .then_with(|| self.hit.id.cmp(&other.hit.id))
     }
@@ -227,7 +227,17 @@ impl Store {
         // Products have no category: a category leaves them out.
         sources.retain(|source| filter.category.is_none() || source.category.is_some());
         self.read(|conn| {
-            let scored = first_hits(conn, nid, &sources, &expression, filter, place, page)?;
+            // Each kind's search table, and the table of its rows still waiting where a store that
+            // cannot write could not index them.
+            let waiting = backlog::before_search(conn)?;
+            let mut tables: Vec<Table<'_>> = Vec::new();
+            for source in sources {
+                tables.push(Table { source, name: source.fts.to_owned(), waiting: false });
+                if let Some(kind) = waiting.iter().find(|k| k.kind == source.kind) {
+                    tables.push(Table { source, name: kind.waiting_table(), waiting: true });
+                }
+            }
+            let scored = first_hits(conn, nid, &tables, &expression, filter, place, page)?;
             let mut shown = page.slice(scored);
             if filter.order == SearchOrder::BestMatch {
                 add_snippets(conn, &expression, &mut shown)?;
@@ -237,10 +247,17 @@ impl Store {
     }
 }
 
-/// One kind's query for the filter: its SQL and parameters. Rows come in the filter's order; best
+/// A search table to query: a kind's, or the table of its rows waiting to be indexed.
+struct Table<'s> {
+    source: &'s Source,
+    name: String,
+    waiting: bool,
+}
+
+/// One table's query for the filter: its SQL and parameters. Rows come in the filter's order; best
 /// match first stops at the page's end, newest first is read only as far as the page needs.
 fn query_of(
-    source: &Source,
+    table: &Table<'_>,
     nid: &str,
     expression: &str,
     filter: &SearchFilter,
@@ -249,11 +266,15 @@ fn query_of(
 ) -> (String, Vec<Value>) {
     // Best match first ranks every match and keeps a page: snippets are made after, for that page only
     // (`add_snippets`). Newest first reads only the page's matches, so it makes them as it goes.
+    // The waiting rows are few, and `add_snippets` reads only the kinds' own tables: theirs are made here.
+    let source = table.source;
     let (score, text) = match filter.order {
-        SearchOrder::BestMatch => (source.rank, "NULL"),
+        SearchOrder::BestMatch if !table.waiting => (source.rank, "NULL"),
+        SearchOrder::BestMatch => (source.rank, source.snippet.unwrap_or("NULL")),
         SearchOrder::Newest => ("0.0", source.snippet.unwrap_or("NULL")),
     };
-    let mut sql = source.select.replace("{score}", score).replace("{text}", text);
+    let mut sql =
+        source.select.replace("{score}", score).replace("{text}", text).replace("{fts}", &table.name);
     let mut values = vec![Value::Text(expression.to_owned()), Value::Text(nid.to_owned())];
     if filter.open_only {
         sql.push_str(" AND ");
@@ -274,7 +295,7 @@ fn query_of(
     match filter.order {
         SearchOrder::BestMatch => sql.push_str(" ORDER BY score, e.id"),
         // The search table's own order, walked backwards: FTS5 reads matches in that order.
-        SearchOrder::Newest => sql.push_str(&format!(" ORDER BY {}.rowid DESC", source.fts)),
+        SearchOrder::Newest => sql.push_str(&format!(" ORDER BY {}.rowid DESC", table.name)),
     }
     if within.is_none() {
         sql.push_str(" LIMIT ?");
@@ -283,14 +304,15 @@ fn query_of(
     (sql, values)
 }
 
-/// The next hit of one kind's query, skipping those farther than the filter's distance.
+/// The next hit of one table's query, skipping those farther than the filter's distance.
 fn next_hit(
     rows: &mut rusqlite::Rows<'_>,
-    source: &Source,
+    table: &Table<'_>,
     place: Option<Place>,
     within: Option<Place>,
 ) -> Result<Option<Scored>> {
     let context = "searching";
+    let source = table.source;
     let order = SEARCHABLE.iter().position(|k| *k == source.kind).unwrap_or(SEARCHABLE.len());
     while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
         let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
@@ -324,6 +346,7 @@ fn next_hit(
             score,
             order,
             rowid,
+            waiting: table.waiting,
             hit: SearchHit { kind: source.kind, id, title, snippet, category, distance_m },
         }));
     }
@@ -339,7 +362,7 @@ fn next_hit(
 fn first_hits(
     conn: &Connection,
     nid: &str,
-    sources: &[&Source],
+    tables: &[Table<'_>],
     expression: &str,
     filter: &SearchFilter,
     place: Option<Place>,
@@ -348,22 +371,22 @@ fn first_hits(
     let context = "searching";
     let within = place.filter(|p| p.within_m.is_some());
     let mut statements = Vec::new();
-    for source in sources {
-        let (sql, values) = query_of(source, nid, expression, filter, within, page);
-        statements.push((*source, conn.prepare_cached(&sql).map_err(StoreError::sqlite(context))?, values));
+    for table in tables {
+        let (sql, values) = query_of(table, nid, expression, filter, within, page);
+        statements.push((table, conn.prepare_cached(&sql).map_err(StoreError::sqlite(context))?, values));
     }
     let mut streams = Vec::new();
-    for (source, statement, values) in &mut statements {
+    for (table, statement, values) in &mut statements {
         let rows = statement
             .query(rusqlite::params_from_iter(values.iter()))
             .map_err(StoreError::sqlite(context))?;
-        streams.push((*source, rows));
+        streams.push((*table, rows));
     }
     let mut found = Vec::new();
     match filter.order {
         SearchOrder::BestMatch => {
-            for (source, rows) in &mut streams {
-                while let Some(hit) = next_hit(rows, source, place, within)? {
+            for (table, rows) in &mut streams {
+                while let Some(hit) = next_hit(rows, table, place, within)? {
                     found.push(hit);
                 }
             }
@@ -371,8 +394,8 @@ fn first_hits(
         }
         SearchOrder::Newest => {
             let mut heads = Vec::new();
-            for (source, rows) in &mut streams {
-                heads.push(next_hit(rows, source, place, within)?);
+            for (table, rows) in &mut streams {
+                heads.push(next_hit(rows, table, place, within)?);
             }
             while found.len() < page.end() {
                 let newest = heads
@@ -382,8 +405,8 @@ fn first_hits(
                     .min_by(|(_, a), (_, b)| a.cmp(b, filter.order))
                     .map(|(i, _)| i);
                 let Some(i) = newest else { break };
-                let (source, rows) = &mut streams[i];
-                let next = next_hit(rows, source, place, within)?;
+                let (table, rows) = &mut streams[i];
+                let next = next_hit(rows, table, place, within)?;
                 found.extend(std::mem::replace(&mut heads[i], next));
             }
         }
@@ -398,12 +421,14 @@ fn add_snippets(conn: &Connection, expression: &str, shown: &mut [Scored]) -> Re
     let context = "searching";
     for source in [&FAVOURS, &ITEMS] {
         let Some(snippet) = source.snippet else { continue };
-        let rowids: Vec<i64> = shown.iter().filter(|s| s.hit.kind == source.kind).map(|s| s.rowid).collect();
+        let rowids: Vec<i64> =
+            shown.iter().filter(|s| s.hit.kind == source.kind && !s.waiting).map(|s| s.rowid).collect();
         let (Some(first), Some(last)) = (rowids.iter().min(), rowids.iter().max()) else { continue };
         // The range lets FTS5 skip the matches before and after the page's rows.
         let sql = format!(
             "SELECT rowid, {snippet} FROM {fts} WHERE {fts} MATCH ?1 AND rowid BETWEEN ?3 AND ?4 \
              AND +rowid IN (SELECT value FROM json_each(?2))",
+            snippet = snippet.replace("{fts}", source.fts),
             fts = source.fts
         );
         let list = serde_json::to_string(&rowids).map_err(StoreError::data("search rows"))?;
@@ -414,7 +439,9 @@ fn add_snippets(conn: &Connection, expression: &str, shown: &mut [Scored]) -> Re
         while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
             let rowid: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
             let snippet: Option<String> = row.get(1).map_err(StoreError::sqlite(context))?;
-            if let Some(hit) = shown.iter_mut().find(|s| s.hit.kind == source.kind && s.rowid == rowid) {
+            if let Some(hit) =
+                shown.iter_mut().find(|s| s.hit.kind == source.kind && s.rowid == rowid && !s.waiting)
+            {
                 hit.hit.snippet = snippet.unwrap_or_default();
             }
         }

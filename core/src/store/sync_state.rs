@@ -508,20 +508,10 @@ impl Store {
             ] {
                 conn.execute(sql, [neighbourhood_id]).map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
             }
+            // The search entries go with their rows (triggers of migration 009).
             for kind in EntityKind::ALL {
-                let sql = format!("DELETE FROM {} WHERE neighbourhood_id = ? RETURNING rowid", rows::table_of(kind));
-                let rowids: Vec<i64> = conn
-                    .prepare(&sql)
-                    .and_then(|mut stmt| stmt.query_map([neighbourhood_id], |row| row.get(0))?.collect())
-                    .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
-                if let Some(fts) = rows::fts_of(kind) {
-                    let mut stmt = conn
-                        .prepare(&format!("DELETE FROM {fts} WHERE rowid = ?"))
-                        .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
-                    for rowid in rowids {
-                        stmt.execute([rowid]).map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
-                    }
-                }
+                let sql = format!("DELETE FROM {} WHERE neighbourhood_id = ?", rows::table_of(kind));
+                conn.execute(&sql, [neighbourhood_id]).map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
             }
             Ok(EntityKind::ALL.into_iter().collect())
         })?;
@@ -561,6 +551,7 @@ impl Store {
             .map_err(StoreError::sqlite(doing))?;
         let mut next_clock = clock.clone();
         let value = f(&tx, &mut next_clock)?;
+        super::backlog::fold_if_due(&tx)?;
         tx.commit().map_err(StoreError::sqlite(doing))?;
         *clock = next_clock;
         Ok(value)

@@ -4,7 +4,8 @@
 use crate::support::*;
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
-use quartier_core::store::{Page, SearchFilter, SearchHit, SearchOrder, StoreError};
+use quartier_core::store::backlog::FOLD_AT;
+use quartier_core::store::{Page, SearchFilter, SearchHit, SearchOrder, Store, StoreError, StoreOptions};
 
 /// Mona's replica: items, favours and a stall's products that speak of drills and pasta, and a
 /// drill in another neighbourhood.
@@ -63,18 +64,32 @@ fn found(d: &Device, text: &str) -> Vec<String> {
     ids
 }
 
-/// FTS5's own check of each search table against its rows of text: nothing left behind, nothing
-/// written twice.
+/// FTS5's own check of each search table against the rows it indexes (rank 1: its content view): nothing
+/// left behind, nothing missing, nothing written twice. A search first indexes what waits.
 fn assert_search_tables_intact(d: &Device) {
+    d.store.search(NID, "a", &SearchFilter::default(), Page::default()).unwrap();
+    assert_eq!(waiting(&d.store), 0, "a search indexes every row waiting");
     d.store
         .read(|conn| {
             for fts in ["favours_fts", "items_fts", "products_fts"] {
-                conn.execute(&format!("INSERT INTO {fts} ({fts}) VALUES ('integrity-check')"), [])
+                conn.execute(&format!("INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)"), [])
                     .unwrap_or_else(|e| panic!("{fts}: {e}"));
             }
             Ok(())
         })
         .unwrap();
+}
+
+/// How many rows wait to be indexed for search.
+fn waiting(store: &Store) -> i64 {
+    store
+        .read(|conn| Ok(conn.query_row("SELECT count(*) FROM search_backlog", [], |row| row.get(0)).unwrap()))
+        .unwrap()
+}
+
+/// A store opened read-only on `d`'s database, as an app extension would.
+fn read_only(d: &Device) -> Store {
+    Store::open(d.store.path(), StoreOptions { read_only: true, ..StoreOptions::default() }).unwrap()
 }
 
 fn sorted(list: &[&str]) -> Vec<String> {
@@ -276,17 +291,14 @@ fn search_stays_in_its_neighbourhood_and_follows_edits() {
 }
 
 #[test]
-fn newest_first_goes_by_creation_time_across_kinds_whatever_order_things_arrived_in() {
+fn newest_first_goes_by_the_order_things_were_stored_across_kinds() {
     let mut d = Device::new(MONA);
-    // Bob asks on his phone first; it reaches this replica last.
+    // Bob asks on his phone first; it reaches this replica last, so it is the newest here.
     let early = d.elsewhere(BOB, favour("early", FavourKind::Ask, "Une perceuse ?", "tools", None));
     d.later(60_000);
     d.act(MONA, item("drill", "Perceuse Bosch", "tools", Some(home())));
-    d.later(60_000);
     d.act(TOM, stall("primeur", "Primeur Tom", Some(near_home(0, 2))));
     d.act(TOM, product("perch", "primeur", "Perches du lac", "kg", 1500));
-    d.later(60_000);
-    // Three things in the same second: favours before items, each kind the last stored first.
     d.act(BOB, item("makita", "Perceuse Makita", "tools", Some(home())));
     d.act(LEA, favour("late", FavourKind::Offer, "Je prête ma perceuse", "tools", Some(near_home(1, 0))));
     d.act(CHLOE, favour("later", FavourKind::Offer, "Perceuse et escabeau", "tools", Some(near_home(0, 1))));
@@ -294,7 +306,7 @@ fn newest_first_goes_by_creation_time_across_kinds_whatever_order_things_arrived
 
     let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
     let all = d.store.search(NID, "per", &newest, Page::new(50, 0)).unwrap();
-    assert_eq!(id_of(&all), ["later", "late", "makita", "perch", "drill", "early"]);
+    assert_eq!(id_of(&all), ["early", "later", "late", "makita", "perch", "drill"]);
     // Pages cut the same list, however small.
     for size in 1..=4 {
         let mut paged = Vec::new();
@@ -320,7 +332,8 @@ fn newest_first_goes_by_creation_time_across_kinds_whatever_order_things_arrived
         ["makita", "drill"]
     );
 
-    // An edit keeps the thing where its creation puts it, found once, by its new words only.
+    // An edit keeps the thing where it was, found once, by its new words only; a removed product
+    // leaves the list, and comes back to its place when it is on sale again.
     d.act(
         MONA,
         ItemEdit {
@@ -332,35 +345,227 @@ fn newest_first_goes_by_creation_time_across_kinds_whatever_order_things_arrived
             deposit_note: "none".into(),
         },
     );
+    d.act(LEA, FavourCancel { id: "late".into() });
     d.act(TOM, ProductRemove { id: "perch".into() });
     let edited = d.store.search(NID, "per", &newest, Page::new(50, 0)).unwrap();
-    assert_eq!(id_of(&edited), ["later", "late", "makita", "drill", "early"]);
+    assert_eq!(id_of(&edited), ["early", "later", "makita", "drill"]);
     assert_eq!(edited[3].title, "Perceuse Bosch 18V");
+    let everything = SearchFilter { open_only: false, ..newest.clone() };
+    assert_eq!(
+        id_of(&d.store.search(NID, "per", &everything, Page::new(50, 0)).unwrap()),
+        ["early", "later", "late", "makita", "drill"]
+    );
+    // Something new goes first.
+    d.act(LEA, favour("newest", FavourKind::Ask, "Perche à linge", "home", None));
+    assert_eq!(id_of(&d.store.search(NID, "per", &newest, Page::new(1, 0)).unwrap()), ["newest"]);
     assert_search_tables_intact(&d);
 }
 
 #[test]
-fn migration_8_rebuilds_every_search_entry_from_the_rows() {
+fn leaving_a_neighbourhood_takes_its_search_entries_with_it() {
     let d = corpus();
-    let words = ["perc", "pates", "velo", "basilic", "tools", "ponceuse", "kg", "p"];
-    let all = |d: &Device| -> Vec<Vec<SearchHit>> {
-        let mut hits = Vec::new();
-        for order in [SearchOrder::BestMatch, SearchOrder::Newest] {
-            for word in words {
-                let filter = SearchFilter { order, open_only: false, ..SearchFilter::default() };
-                hits.push(d.store.search(NID, word, &filter, Page::new(50, 0)).unwrap());
-            }
-        }
-        hits
-    };
-    let before = all(&d);
-    assert!(before.iter().filter(|hits| !hits.is_empty()).count() >= 12, "{before:?}");
-    // What the migration does to a database of version 7: the search tables made again from the rows.
+    d.store.forget("bastille").unwrap();
+    assert_search_tables_intact(&d);
+    let mut d = d;
+    // Rows are numbered after the largest left: a new thing cannot take an entry left behind.
+    d.found("bastille", MONA, "Mona");
+    d.act(MONA, item("bastille-saw", "Scie sauteuse", "tools", None));
+    let hits = d.store.search("bastille", "perc", &SearchFilter::default(), Page::default()).unwrap();
+    assert_eq!(hits, []);
+    let hits = d.store.search("bastille", "scie", &SearchFilter::default(), Page::default()).unwrap();
+    assert_eq!(id_of(&hits), ["bastille-saw"]);
+    assert_search_tables_intact(&d);
+    // The neighbourhood searched before is untouched.
+    assert_eq!(found(&d, "perceuse"), sorted(&["drill", "sander", "bikes"]));
+}
+
+#[test]
+fn search_survives_vacuum() {
+    let d = corpus();
+    d.store.forget("bastille").unwrap();
+    let before = search(&d, "per", &SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() });
     d.store
         .read(|conn| {
-            conn.execute_batch(quartier_core::store::schema::MIGRATIONS[7]).unwrap();
+            conn.execute_batch("VACUUM").unwrap();
             Ok(())
         })
         .unwrap();
-    assert_eq!(all(&d), before);
+    assert_eq!(
+        search(&d, "per", &SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() }),
+        before
+    );
+    assert_search_tables_intact(&d);
+}
+
+#[test]
+fn new_texts_wait_until_a_search_or_a_full_backlog_and_a_store_that_cannot_write_finds_them_too() {
+    let mut d = Device::new(MONA);
+    assert_search_tables_intact(&d);
+    for i in 0..5 {
+        let mut post = favour(&format!("f{i}"), FavourKind::Ask, &format!("Perceuse {i}"), "tools", None);
+        post.details = "Pour percer le mur du salon, samedi.".into();
+        d.act(MONA, post);
+    }
+    assert_eq!(waiting(&d.store), 5);
+
+    // A read-only store cannot index them: it searches them apart, in either order, with snippets.
+    let extension = read_only(&d);
+    let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
+    let apart = extension.search(NID, "perc", &newest, Page::default()).unwrap();
+    assert_eq!(id_of(&apart), ["f4", "f3", "f2", "f1", "f0"]);
+    let best = extension.search(NID, "mur", &SearchFilter::default(), Page::default()).unwrap();
+    assert_eq!(best.len(), 5);
+    assert!(best.iter().all(|hit| hit.snippet.contains("mur")), "{best:?}");
+    assert_eq!(waiting(&d.store), 5);
+
+    // The app's store indexes them before it searches, and finds the same.
+    assert_eq!(d.store.search(NID, "perc", &newest, Page::default()).unwrap(), apart);
+    assert_eq!(waiting(&d.store), 0);
+    assert_eq!(extension.search(NID, "perc", &newest, Page::default()).unwrap(), apart);
+
+    // A write that leaves FOLD_AT rows waiting indexes them itself.
+    for i in 5..5 + FOLD_AT - 1 {
+        d.act(MONA, favour(&format!("f{i}"), FavourKind::Ask, "Une échelle", "tools", None));
+    }
+    assert_eq!(waiting(&d.store), FOLD_AT as i64 - 1);
+    d.act(BOB, item("ladder", "Échelle", "tools", None));
+    assert_eq!(waiting(&d.store), 0);
+    // A change that leaves the words as they were does not touch the index.
+    d.act(MONA, FavourCancel { id: "f5".into() });
+    assert_eq!(waiting(&d.store), 0);
+    assert_search_tables_intact(&d);
+}
+
+/// Words of the random test: plain ASCII, so that its own matching is FTS5's.
+const WORDS: [&str; 10] =
+    ["drill", "ladder", "pasta", "garden", "bread", "honey", "guitar", "lamp", "tent", "boots"];
+
+/// What a search with `open_only: false` must find for a word start, from the mirror: the favours,
+/// items and products on sale with a word starting so.
+fn expected(d: &Device, start: &str) -> Vec<String> {
+    let has = |texts: &[&str]| texts.iter().flat_map(|t| t.split_whitespace()).any(|w| w.starts_with(start));
+    let mut ids: Vec<String> = Vec::new();
+    ids.extend(
+        d.mirror(|e| if let Entity::Favour(f) = e { Some(f) } else { None })
+            .into_iter()
+            .filter(|f| has(&[&f.title, &f.details, &f.category]))
+            .map(|f| f.id),
+    );
+    ids.extend(
+        d.mirror(|e| if let Entity::Item(i) = e { Some(i) } else { None })
+            .into_iter()
+            .filter(|i| has(&[&i.title, &i.description, &i.category]))
+            .map(|i| i.id),
+    );
+    ids.extend(
+        d.mirror(|e| if let Entity::Product(p) = e { Some(p) } else { None })
+            .into_iter()
+            .filter(|p| !p.removed && has(&[&p.name, &p.unit]))
+            .map(|p| p.id),
+    );
+    ids.sort();
+    ids
+}
+
+#[test]
+fn random_writes_edits_and_deletes_keep_every_search_right() {
+    let mut d = Device::new(MONA);
+    d.act(TOM, stall("primeur", "Primeur Tom", None));
+    let mut rng = Rng::new(0x5eed);
+    let words = |rng: &mut Rng, n: usize| (0..n).map(|_| rng.pick(&WORDS)).collect::<Vec<_>>().join(" ");
+    let (mut favours, mut items, mut products) =
+        (Vec::<String>::new(), Vec::<String>::new(), Vec::<String>::new());
+    let mut extension = None;
+    for step in 0..600 {
+        let id = format!("x{step}");
+        match rng.below(10) {
+            0 => {
+                let mut post = favour(&id, FavourKind::Offer, &words(&mut rng, 2), "misc", None);
+                post.details = words(&mut rng, 3);
+                d.act(MONA, post);
+                favours.push(id);
+            }
+            1 if !favours.is_empty() => {
+                let id = favours[rng.below(favours.len() as u64) as usize].clone();
+                let open = d
+                    .mirror(|e| if let Entity::Favour(f) = e { Some(f) } else { None })
+                    .iter()
+                    .any(|f| f.id == id && f.status == FavourStatus::Open);
+                if open {
+                    let (title, details) = (words(&mut rng, 2), words(&mut rng, 1));
+                    d.act(
+                        MONA,
+                        FavourEdit { id: id.clone(), title, details, category: "misc".into(), window: None },
+                    );
+                    if rng.below(2) == 0 {
+                        d.act(MONA, FavourCancel { id });
+                    }
+                }
+            }
+            2 => {
+                let mut add = item(&id, &words(&mut rng, 2), "misc", None);
+                add.description = words(&mut rng, 2);
+                d.act(BOB, add);
+                items.push(id);
+            }
+            3 if !items.is_empty() => {
+                let id = items[rng.below(items.len() as u64) as usize].clone();
+                let edit = ItemEdit {
+                    id,
+                    title: words(&mut rng, 1),
+                    description: words(&mut rng, 2),
+                    category: "misc".into(),
+                    condition: Condition::Good,
+                    deposit_note: "none".into(),
+                };
+                d.act(BOB, edit);
+            }
+            4 => {
+                d.act(TOM, product(&id, "primeur", &words(&mut rng, 2), "kg", 100));
+                products.push(id);
+            }
+            5 if !products.is_empty() => {
+                let at = rng.below(products.len() as u64) as usize;
+                if rng.below(2) == 0 {
+                    let id = products[at].clone();
+                    d.act(TOM, ProductEdit { id, name: words(&mut rng, 2), unit: "kg".into() });
+                } else {
+                    // Removed, it stays a row, never found again.
+                    d.act(TOM, ProductRemove { id: products.swap_remove(at) });
+                }
+            }
+            6 => {
+                // A row taken out, as a rebase or a pull of a tombstone does.
+                let (kind, list) = match rng.below(3) {
+                    0 => (EntityKind::Favour, &mut favours),
+                    1 => (EntityKind::Item, &mut items),
+                    _ => (EntityKind::Product, &mut products),
+                };
+                if !list.is_empty() {
+                    let id = list.swap_remove(rng.below(list.len() as u64) as usize);
+                    let effects = vec![Effect::Delete { key: EntityKey::new(NID, kind, &id) }];
+                    d.store.write_effects(&effects).unwrap();
+                    d.state.write(&effects);
+                }
+            }
+            7 => {
+                // An app extension searching while the app writes: it never indexes, always finds.
+                let store = extension.get_or_insert_with(|| read_only(&d));
+                let start = &rng.pick(&WORDS)[..3];
+                let filter = SearchFilter { open_only: false, ..SearchFilter::default() };
+                let found = store.search(NID, start, &filter, Page::new(200, 0)).unwrap();
+                assert_eq!(sorted_ids(found), expected(&d, start), "step {step}, read-only, {start:?}");
+            }
+            _ => {
+                let start = &rng.pick(&WORDS)[..3];
+                let order = if rng.below(2) == 0 { SearchOrder::Newest } else { SearchOrder::BestMatch };
+                let filter = SearchFilter { open_only: false, order, ..SearchFilter::default() };
+                let found = d.store.search(NID, start, &filter, Page::new(200, 0)).unwrap();
+                assert_eq!(sorted_ids(found), expected(&d, start), "step {step}, {order:?}, {start:?}");
+            }
+        }
+    }
+    let left = favours.len() + items.len() + products.len();
+    assert!(left > 50, "only {left} things were left to search");
+    assert_search_tables_intact(&d);
 }

@@ -126,8 +126,8 @@ public final class QuartierStore: @unchecked Sendable {
         try await work { try $0.invite(neighbourhoodId: neighbourhoodId, maxUses: maxUses, validForDays: validForDays) }
     }
 
-    /// Open favours, items and products matching `text`, best first, or the most recently created first
-    /// with `newestFirst`.
+    /// Open favours, items and products matching `text`, best first, or the latest to reach this device
+    /// first with `newestFirst`.
     public func search(
         in neighbourhoodId: String, text: String, limit: UInt32 = 20, newestFirst: Bool = false
     ) async throws -> [SearchHit] {

@@ -177,7 +177,7 @@ class QuartierStore private constructor(
     suspend fun invite(neighbourhoodId: String, maxUses: Int = 1, validForDays: Int = 7): Invitation =
         withContext(io) { core.invite(neighbourhoodId, maxUses.toUInt(), validForDays.toUInt()) }
 
-    /** Open favours, items and products matching [text], best first, or the most recently created first with [newestFirst]. */
+    /** Open favours, items and products matching [text], best first, or the latest to reach this device first with [newestFirst]. */
     suspend fun search(neighbourhoodId: String, text: String, limit: Int = 20, newestFirst: Boolean = false): List<SearchHit> =
         withContext(io) { core.search(neighbourhoodId, text, limit.toUInt(), newestFirst) }
 

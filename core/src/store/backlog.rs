@@ -1,0 +1,175 @@
+//! The search backlog: favours, items and products whose texts wait to be indexed for search.
+//!
+//! FTS5 writes the entries of each transaction as a new segment of its index: indexed one write at a
+//! time, a favour posted commits some seven pages of index of the eighteen its write commits. So the
+//! triggers of migration 009 only note a new or edited row in `search_backlog`, and its entry is
+//! indexed later with others, as one segment per kind ([`fold`]):
+//! - by a write that leaves [`FOLD_AT`] rows or more waiting ([`fold_if_due`], before its commit);
+//! - by a search, first ([`before_search`]), in a transaction of its own. That transaction does not
+//!   wait for the disk: it holds nothing that is not already saved (the rows are), and the next commit
+//!   that does wait makes it durable too (WAL frames reach the disk in order).
+//!
+//! A store that cannot write (opened read-only, its disk read-only or full) cannot fold: its search
+//! reads the waiting rows from tables of its own connection (`temp.*_waiting`, in memory), which a
+//! search queries beside the real ones.
+//!
+//! To make a kind searchable: a row in [`KINDS`] (and its table, view and triggers in a migration).
+
+use super::error::{Result, StoreError};
+use crate::domain::EntityKind;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// A write that leaves this many rows waiting indexes them.
+pub const FOLD_AT: usize = 32;
+
+/// What the backlog needs of a searchable kind.
+#[derive(Debug)]
+pub struct Kind {
+    pub kind: EntityKind,
+    /// Its number in `search_backlog.kind`.
+    code: i64,
+    /// Its search table.
+    pub fts: &'static str,
+    /// The view of its rows' texts that the search table indexes: rowid, then `columns`.
+    view: &'static str,
+    columns: &'static str,
+}
+
+/// The searchable kinds.
+pub const KINDS: [Kind; 3] = [
+    Kind {
+        kind: EntityKind::Favour,
+        code: 0,
+        fts: "favours_fts",
+        view: "favours_text",
+        columns: "title, details, category",
+    },
+    Kind {
+        kind: EntityKind::Item,
+        code: 1,
+        fts: "items_fts",
+        view: "items_text",
+        columns: "title, description, category",
+    },
+    Kind {
+        kind: EntityKind::Product,
+        code: 2,
+        fts: "products_fts",
+        view: "products_on_sale",
+        columns: "name, unit",
+    },
+];
+
+/// The tokenizer and prefix indexes of the search tables (migration 009).
+const OPTIONS: &str = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'";
+
+impl Kind {
+    /// Its waiting rows' texts: rowid, then `columns` (for a product, only if on sale).
+    fn waiting_rows(&self) -> String {
+        format!(
+            "SELECT t.* FROM search_backlog b CROSS JOIN {view} t ON t.rowid = b.row WHERE b.kind = {code} \
+             ORDER BY b.row",
+            view = self.view,
+            code = self.code
+        )
+    }
+
+    /// The table of its waiting rows in a store that cannot fold (in the connection's `temp` schema,
+    /// which SQLite looks in first).
+    pub fn waiting_table(&self) -> String {
+        format!("{}_waiting", self.fts)
+    }
+}
+
+fn sqlite(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    StoreError::sqlite(doing)
+}
+
+/// Whether at least `n` rows wait.
+fn waiting(conn: &Connection, n: usize) -> Result<bool> {
+    let offset = i64::try_from(n.saturating_sub(1)).unwrap_or(i64::MAX);
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM search_backlog LIMIT 1 OFFSET ?)")
+        .and_then(|mut stmt| stmt.query_row([offset], |row| row.get(0)))
+        .map_err(sqlite("reading the search backlog"))
+}
+
+/// Indexes every waiting row, one batch per kind, and empties the backlog (in the caller's
+/// transaction).
+pub fn fold(conn: &Connection) -> Result<()> {
+    for kind in &KINDS {
+        let sql = format!("INSERT INTO {} (rowid, {}) {}", kind.fts, kind.columns, kind.waiting_rows());
+        conn.prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.execute([]))
+            .map_err(sqlite("updating the search index"))?;
+    }
+    conn.prepare_cached("DELETE FROM search_backlog")
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(drop)
+        .map_err(sqlite("updating the search index"))
+}
+
+/// [`fold`]s if [`FOLD_AT`] rows or more wait: called by each write before its commit.
+pub fn fold_if_due(conn: &Connection) -> Result<()> {
+    if waiting(conn, FOLD_AT)? { fold(conn) } else { Ok(()) }
+}
+
+/// Makes the index whole before a search: folds what waits, in a transaction of its own. Returns the
+/// kinds whose waiting rows a store that cannot write has copied to its `*_waiting` tables instead,
+/// for the search to query as well.
+pub fn before_search(conn: &Connection) -> Result<Vec<&'static Kind>> {
+    if !waiting(conn, 1)? {
+        return Ok(Vec::new());
+    }
+    match fold_now(conn) {
+        Ok(()) => Ok(Vec::new()),
+        Err(error) => {
+            tracing::warn!(%error, "the latest changes could not be indexed for search; searching them apart");
+            copy_waiting(conn)
+        }
+    }
+}
+
+/// [`fold`] in a transaction that does not wait for the disk.
+fn fold_now(conn: &Connection) -> Result<()> {
+    let synchronous: i64 = conn
+        .pragma_query_value(None, "synchronous", |row| row.get(0))
+        .map_err(sqlite("reading the durability"))?;
+    let relaxed = synchronous > 1;
+    if relaxed {
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite("setting the durability"))?;
+    }
+    let folded = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(sqlite("updating the search index"))
+        .and_then(|tx| {
+            fold(&tx)?;
+            tx.commit().map_err(sqlite("updating the search index"))
+        });
+    if relaxed {
+        conn.pragma_update(None, "synchronous", synchronous).map_err(sqlite("setting the durability"))?;
+    }
+    folded
+}
+
+/// Copies the waiting rows of each kind to a table of this connection's own (in memory), for a
+/// store that cannot fold them.
+fn copy_waiting(conn: &Connection) -> Result<Vec<&'static Kind>> {
+    let mut kinds = Vec::new();
+    for kind in &KINDS {
+        let table = kind.waiting_table();
+        conn.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table} USING fts5 ({}, {OPTIONS}); DELETE FROM temp.{table};",
+            kind.columns
+        ))
+        .map_err(sqlite("searching the latest changes"))?;
+        let copied = conn
+            .execute(
+                &format!("INSERT INTO temp.{table} (rowid, {}) {}", kind.columns, kind.waiting_rows()),
+                [],
+            )
+            .map_err(sqlite("searching the latest changes"))?;
+        if copied > 0 {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
