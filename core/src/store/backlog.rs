@@ -11,7 +11,8 @@
 //!
 //! A store that cannot write (opened read-only, its disk read-only or full) cannot fold: its search
 //! reads the waiting rows from tables of its own connection (`temp.*_waiting`, in memory), which a
-//! search queries beside the real ones.
+//! search queries beside the real ones. Best match first then ranks those few among themselves (bm25
+//! weighs a word by how rare it is in its own table), and merges them with the rest by that rank.
 //!
 //! To make a kind searchable: a row in [`KINDS`] (and its table, view and triggers in a migration).
 

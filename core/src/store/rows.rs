@@ -32,7 +32,7 @@ pub fn table_of(kind: EntityKind) -> &'static str {
 /// Whether a kind is searchable: its rows are numbered from the sequence shared by favours, items and
 /// products, and triggers keep its search table in step with them (migration 009).
 fn searchable(kind: EntityKind) -> bool {
-    matches!(kind, EntityKind::Favour | EntityKind::Item | EntityKind::Product)
+    super::backlog::KINDS.iter().any(|k| k.kind == kind)
 }
 
 /// The row a new favour, item or product gets: one more than the largest of the three kinds', so that

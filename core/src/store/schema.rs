@@ -2,12 +2,14 @@
 //!
 //! The schema is the list of numbered SQL files in `migrations/`; `PRAGMA user_version` says how many
 //! have run. Opening a database runs the missing ones in one transaction, so a database is always at a
-//! version it was released with. A database written by a newer Quartier is refused rather than
-//! guessed at.
+//! version it was released with. An empty database gets `schema.sql` instead, what they all make
+//! together, in one step: running every migration (tables made, then dropped and made again) was most
+//! of a first open. A database written by a newer Quartier is refused rather than guessed at.
 //!
-//! To change the schema: add `migrations/NNN_what.sql` and a line to [`MIGRATIONS`]. Never edit a file
-//! that has shipped; `tests/store_migrations.rs` builds a database at every older version, with data in
-//! it, and checks that migrating it gives the data back and the same schema as a fresh database.
+//! To change the schema: add `migrations/NNN_what.sql` and a line to [`MIGRATIONS`], and make the same
+//! change to `schema.sql`. Never edit a migration that has shipped; `tests/store_migrations.rs` builds a
+//! database at every older version, with data in it, and checks that migrating it gives the data back
+//! and the same schema, to the letter, as a fresh database.
 
 use super::error::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -28,6 +30,10 @@ pub const MIGRATIONS: &[&str] = &[
 /// The version a fresh database gets.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
 
+/// What every migration makes together, in one step, for an empty database (`schema.sql`; a test checks
+/// that the two agree).
+const FRESH: &str = include_str!("schema.sql");
+
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(StoreError::sqlite("reading the schema version"))
@@ -45,9 +51,13 @@ pub fn upgrade_to(conn: &mut Connection, target: u32) -> Result<(), StoreError> 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StoreError::sqlite("starting the schema upgrade"))?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
-        tracing::info!(from = index, to = index + 1, "migrating the local database");
-        tx.execute_batch(sql).map_err(StoreError::sqlite("upgrading the schema"))?;
+    if found == 0 && target == CURRENT_VERSION {
+        tx.execute_batch(FRESH).map_err(StoreError::sqlite("creating the schema"))?;
+    } else {
+        for (index, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
+            tracing::info!(from = index, to = index + 1, "migrating the local database");
+            tx.execute_batch(sql).map_err(StoreError::sqlite("upgrading the schema"))?;
+        }
     }
     tx.pragma_update(None, "user_version", target)
         .map_err(StoreError::sqlite("recording the schema version"))?;

@@ -1,8 +1,9 @@
 //! Full-text search over favours, items and products, offline, with SQLite's FTS5.
 //!
 //! The search tables (`favours_fts`, `items_fts`, `products_fts`) index the texts of their entities'
-//! rows, keyed by the same row, kept in step by triggers (migration 009), and fold case and accents (`unicode61 remove_diacritics 2`), so
-//! "perceuse" finds "Perceuse" and "pates" finds "pâtes". What a person types is never passed to FTS5
+//! rows, keyed by the same row, kept in step by triggers (migration 009; new texts wait a little in
+//! `backlog.rs`), and fold case and accents (`unicode61 remove_diacritics 2`), so "perceuse" finds
+//! "Perceuse" and "pates" finds "pâtes". What a person types is never passed to FTS5
 //! as a query: it is cut into words, and each word becomes a quoted phrase with a trailing `*`, so every
 //! word must match the start of a word and no operator (`OR`, `NEAR`, `-`, `"`, `*`, `(`) can be
 //! injected. Hits come best match first (`bm25`, a title counting more than a description) or newest
@@ -13,8 +14,8 @@
 //! stops after a page, whereas best match first ranks every match before it can pick the best (FTS5
 //! has no top-k), which costs time in proportion to how many things the words match.
 //!
-//! To make another kind searchable: give it a search table in a new migration, index it in `rows.rs`,
-//! and add a [`Source`] below.
+//! To make another kind searchable: give it a view of its texts, a search table and triggers in a new
+//! migration (as 009 does), a row in `backlog::KINDS`, and a [`Source`] below.
 
 use super::Store;
 use super::backlog;
@@ -58,7 +59,8 @@ impl Default for SearchFilter {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SearchOrder {
     /// The best match first: the words in a title count more than in a category, and more than in a
-    /// description; rarer words count more. Every match is ranked, so the more things the words
+    /// description; rarer words count more. (A store that cannot write ranks the few things not yet
+    /// indexed among themselves: see `backlog.rs`.) Every match is ranked, so the more things the words
     /// match, the longer it takes (tens of milliseconds for a word found in a third of 200,000).
     #[default]
     BestMatch,

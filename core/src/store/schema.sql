@@ -1,0 +1,281 @@
+-- The schema of a new database, in one step: what migrations 001 to 009 make together, written out
+-- (`schema.rs` runs this instead of every migration on an empty database, which opens it several
+-- times faster). Each statement is the text SQLite keeps for its object, so that
+-- `tests/store_migrations.rs` can check that a database brought up to date by the migrations has the
+-- same schema, to the letter, as one made from this file.
+--
+-- A new migration changes this file too: apply the same change here (the test says which object
+-- differs). Never the other way round: the migrations are what existing databases go through.
+
+-- The device: who it is and its clock (`meta`), its mutations waiting to be pushed (`outbox`).
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE outbox (
+    seq             INTEGER PRIMARY KEY,
+    neighbourhood_id TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    hlc             TEXT NOT NULL,
+    mutation        TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+, touched TEXT NOT NULL DEFAULT '[]', answered INTEGER NOT NULL DEFAULT 0);
+
+-- The replica: one table per kind of entity, the entity as JSON in `data` beside the columns lists
+-- filter and sort on.
+CREATE TABLE neighbourhoods (
+    neighbourhood_id TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE members (
+    neighbourhood_id TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    data         TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE invitations (
+    neighbourhood_id TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE loans (
+    neighbourhood_id TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    item_id   TEXT NOT NULL,
+    owner     TEXT NOT NULL,
+    borrower  TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    first_day INTEGER NOT NULL,
+    last_day  INTEGER NOT NULL,
+    data      TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE stalls (
+    neighbourhood_id TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    owner    TEXT NOT NULL,
+    market   TEXT NOT NULL,
+    cell_row INTEGER,
+    cell_col INTEGER,
+    data     TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE orders (
+    neighbourhood_id TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    stall_id   TEXT NOT NULL,
+    trader     TEXT NOT NULL,
+    customer   TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    pickup_day INTEGER,
+    created_at INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE messages (
+    neighbourhood_id TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    thread_kind TEXT NOT NULL,
+    thread_id   TEXT NOT NULL,
+    author      TEXT NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    data        TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE inbox_seen (
+    entry_key  TEXT PRIMARY KEY,
+    shown_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE rejected (
+    seq              INTEGER PRIMARY KEY,
+    neighbourhood_id TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    mutation         TEXT NOT NULL,
+    code             TEXT NOT NULL,
+    message          TEXT NOT NULL,
+    rejected_at      INTEGER NOT NULL,
+    dismissed        INTEGER NOT NULL DEFAULT 0
+);
+
+-- Sync: the confirmed state pulled from the server, the cursors, what is settling.
+CREATE TABLE base (
+    neighbourhood_id TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data    TEXT NOT NULL,
+    PRIMARY KEY (neighbourhood_id, kind, id)
+) WITHOUT ROWID;
+CREATE TABLE sync_cursors (
+    neighbourhood_id TEXT PRIMARY KEY,
+    cursor     INTEGER NOT NULL,
+    checkpoint INTEGER NOT NULL,
+    synced_at  INTEGER
+) WITHOUT ROWID;
+CREATE TABLE settling (
+    neighbourhood_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (neighbourhood_id, kind, id)
+) WITHOUT ROWID;
+CREATE TABLE settled (
+    seq INTEGER PRIMARY KEY,
+    neighbourhood_id TEXT NOT NULL,
+    mutation TEXT NOT NULL
+);
+
+-- The searchable kinds, numbered from one sequence (quoted: migration 009 made them under another
+-- name and renamed them).
+CREATE TABLE "favours" (
+    rowid       INTEGER PRIMARY KEY,
+    neighbourhood_id TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    author      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    counterpart TEXT,
+    cell_row    INTEGER,
+    cell_col    INTEGER,
+    created_at  INTEGER NOT NULL,
+    data        TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE "items" (
+    rowid      INTEGER PRIMARY KEY,
+    neighbourhood_id TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    category   TEXT NOT NULL,
+    withdrawn  INTEGER NOT NULL,
+    cell_row   INTEGER,
+    cell_col   INTEGER,
+    created_at INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+CREATE TABLE "products" (
+    rowid           INTEGER PRIMARY KEY,
+    neighbourhood_id TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    stall_id        TEXT NOT NULL,
+    owner           TEXT NOT NULL,
+    removed         INTEGER NOT NULL,
+    available_today INTEGER NOT NULL,
+    price_cents     INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    data            TEXT NOT NULL,
+    UNIQUE (neighbourhood_id, id)
+);
+
+-- Search: rows waiting to be indexed, the texts indexed, the triggers that keep them in step
+-- (`store/backlog.rs`, migration 009).
+CREATE TABLE search_backlog (
+    row  INTEGER PRIMARY KEY,
+    kind INTEGER NOT NULL -- 0 favour, 1 item, 2 product
+);
+CREATE VIEW favours_text AS
+    SELECT rowid, data ->> '$.data.title' AS title, data ->> '$.data.details' AS details, category FROM favours;
+CREATE VIEW items_text AS
+    SELECT rowid, data ->> '$.data.title' AS title, data ->> '$.data.description' AS description, category FROM items;
+CREATE VIEW products_on_sale AS
+    SELECT rowid, data ->> '$.data.name' AS name, data ->> '$.data.unit' AS unit FROM products WHERE removed = 0;
+
+CREATE INDEX loans_by_item ON loans (neighbourhood_id, item_id, status);
+CREATE INDEX loans_by_owner ON loans (neighbourhood_id, owner, status);
+CREATE INDEX loans_by_borrower ON loans (neighbourhood_id, borrower, status);
+CREATE INDEX stalls_by_owner ON stalls (neighbourhood_id, owner);
+CREATE INDEX orders_by_stall ON orders (neighbourhood_id, stall_id, status);
+CREATE INDEX orders_by_customer ON orders (neighbourhood_id, customer, status);
+CREATE INDEX messages_by_thread ON messages (neighbourhood_id, thread_id, sent_at);
+CREATE INDEX messages_by_author ON messages (neighbourhood_id, author);
+CREATE INDEX inbox_seen_by_time ON inbox_seen (shown_at);
+CREATE INDEX orders_by_time ON orders (neighbourhood_id, created_at);
+CREATE INDEX orders_by_customer_time ON orders (neighbourhood_id, customer, created_at);
+CREATE INDEX orders_by_trader ON orders (neighbourhood_id, trader, status);
+CREATE INDEX messages_by_time ON messages (neighbourhood_id, sent_at);
+CREATE INDEX favours_by_status ON favours (neighbourhood_id, status, created_at);
+CREATE INDEX favours_by_place ON favours (neighbourhood_id, status, cell_row, cell_col);
+CREATE INDEX favours_by_time ON favours (neighbourhood_id, created_at);
+CREATE INDEX favours_by_author_time ON favours (neighbourhood_id, author, created_at);
+CREATE INDEX favours_by_counterpart_time ON favours (neighbourhood_id, counterpart, created_at);
+CREATE INDEX favours_by_category_place ON favours (neighbourhood_id, category, status, cell_row, cell_col);
+CREATE INDEX items_by_place ON items (neighbourhood_id, withdrawn, cell_row, cell_col);
+CREATE INDEX items_by_time ON items (neighbourhood_id, withdrawn, created_at);
+CREATE INDEX items_by_owner_time ON items (neighbourhood_id, owner, withdrawn, created_at);
+CREATE INDEX items_by_category_place ON items (neighbourhood_id, category, withdrawn, cell_row, cell_col);
+CREATE INDEX products_by_stall ON products (neighbourhood_id, stall_id, removed);
+CREATE TRIGGER favours_search_insert AFTER INSERT ON favours BEGIN
+    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 0);
+END;
+CREATE TRIGGER favours_search_delete AFTER DELETE ON favours BEGIN
+    INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
+        SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
+        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+    DELETE FROM search_backlog WHERE row = old.rowid;
+END;
+CREATE TRIGGER favours_search_update AFTER UPDATE ON favours
+    WHEN (old.data ->> '$.data.title') IS NOT (new.data ->> '$.data.title')
+      OR (old.data ->> '$.data.details') IS NOT (new.data ->> '$.data.details')
+      OR old.category IS NOT new.category
+BEGIN
+    INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
+        SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
+        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+    INSERT INTO search_backlog (row, kind)
+        SELECT new.rowid, 0 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+END;
+CREATE TRIGGER items_search_insert AFTER INSERT ON items BEGIN
+    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 1);
+END;
+CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN
+    INSERT INTO items_fts (items_fts, rowid, title, description, category)
+        SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
+        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+    DELETE FROM search_backlog WHERE row = old.rowid;
+END;
+CREATE TRIGGER items_search_update AFTER UPDATE ON items
+    WHEN (old.data ->> '$.data.title') IS NOT (new.data ->> '$.data.title')
+      OR (old.data ->> '$.data.description') IS NOT (new.data ->> '$.data.description')
+      OR old.category IS NOT new.category
+BEGIN
+    INSERT INTO items_fts (items_fts, rowid, title, description, category)
+        SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
+        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+    INSERT INTO search_backlog (row, kind)
+        SELECT new.rowid, 1 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+END;
+CREATE TRIGGER products_search_insert AFTER INSERT ON products BEGIN
+    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 2);
+END;
+CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
+    INSERT INTO products_fts (products_fts, rowid, name, unit)
+        SELECT 'delete', old.rowid, old.data ->> '$.data.name', old.data ->> '$.data.unit'
+        WHERE old.removed = 0 AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+    DELETE FROM search_backlog WHERE row = old.rowid;
+END;
+CREATE TRIGGER products_search_update AFTER UPDATE ON products
+    WHEN old.removed IS NOT new.removed
+      OR (old.data ->> '$.data.name') IS NOT (new.data ->> '$.data.name')
+      OR (old.data ->> '$.data.unit') IS NOT (new.data ->> '$.data.unit')
+BEGIN
+    INSERT INTO products_fts (products_fts, rowid, name, unit)
+        SELECT 'delete', old.rowid, old.data ->> '$.data.name', old.data ->> '$.data.unit'
+        WHERE old.removed = 0 AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+    INSERT INTO search_backlog (row, kind)
+        SELECT new.rowid, 2 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+END;
+CREATE VIRTUAL TABLE favours_fts USING fts5 (title, details, category, content = 'favours_text', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+CREATE VIRTUAL TABLE items_fts USING fts5 (title, description, category, content = 'items_text', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+CREATE VIRTUAL TABLE products_fts USING fts5 (name, unit, content = 'products_on_sale', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+INSERT INTO favours_fts (favours_fts, rank) VALUES ('automerge', 16);
+INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 16);
+INSERT INTO products_fts (products_fts, rank) VALUES ('automerge', 16);
