@@ -13,7 +13,8 @@
 
 use quartier_core::domain::mutation::FavourPost;
 use quartier_core::domain::{EntityKey, EntityKind, FavourKind};
-use quartier_core::store::{Applied, Store, StoreError, StoreOptions};
+use quartier_core::store::queries::MAX_PAGE_LIMIT;
+use quartier_core::store::{Applied, Page, SearchFilter, Store, StoreError, StoreOptions};
 use quartier_e2e::disk::{self, SmallDisk};
 use quartier_e2e::fixtures::neighbourhood;
 use std::path::Path;
@@ -101,6 +102,15 @@ fn a_full_disk_is_reported_saves_nothing_and_writing_resumes_when_space_is_freed
     assert!(matches!(ask(&store, saved), Err(StoreError::DiskFull { .. })));
     assert!(has_favour(&store, saved.saturating_sub(1)) || saved == 0);
     assert!(!has_favour(&store, saved));
+    // Searching too, the last favours included: their words wait to be indexed and the index cannot
+    // grow, so the search finds them apart.
+    let found = store.search(NID, "favour", &SearchFilter::default(), Page::new(MAX_PAGE_LIMIT, 0)).unwrap();
+    assert_eq!(found.len(), saved.min(MAX_PAGE_LIMIT as usize), "a search on a full disk");
+    if saved > 0 {
+        let last =
+            store.search(NID, &format!("favour {}", saved - 1), &SearchFilter::default(), Page::default());
+        assert!(last.unwrap().iter().any(|hit| hit.id == format!("favour-{}", saved - 1)));
+    }
 
     match &small {
         Some(small) => small.free(),
@@ -145,6 +155,10 @@ fn read_only_storage_is_reported_saves_nothing_and_writing_resumes_when_writable
     assert!(matches!(error, StoreError::ReadOnly { .. }), "not reported as read-only: {error:?}");
     assert!(error.to_string().contains("cannot be written"), "{error}");
     assert!(has_favour(&store, 0) && !has_favour(&store, 1), "reads go on, and nothing was saved");
+    // A search goes on too (it cannot index what waits: it answers from what is indexed).
+    store
+        .search(NID, "favour", &SearchFilter::default(), Page::default())
+        .expect("searching read-only storage");
 
     disk::read_only_inside_sqlite(&store, false);
     ask(&store, 1).expect("writing resumes once the storage is writable");
@@ -165,6 +179,10 @@ fn a_database_locked_by_another_connection_is_reported_and_writing_resumes_when_
     assert!(matches!(error, StoreError::Locked { .. }), "not reported as locked: {error:?}");
     assert!(error.to_string().contains("locked by another program"), "{error}");
     assert!(has_favour(&store, 0) && !has_favour(&store, 1), "reads go on, and nothing was saved");
+    // A search goes on too (it cannot index what waits: it answers from what is indexed).
+    store
+        .search(NID, "favour", &SearchFilter::default(), Page::default())
+        .expect("searching read-only storage");
 
     drop(other);
     ask(&store, 1).expect("writing resumes once the lock is released");

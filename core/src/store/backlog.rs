@@ -11,7 +11,8 @@
 //!
 //! A store that cannot write (opened read-only, its disk read-only or full) cannot fold: its search
 //! reads the waiting rows from tables of its own connection (`temp.*_waiting`, in memory), which a
-//! search queries beside the real ones. Best match first then ranks those few among themselves (bm25
+//! search queries beside the real ones (a connection that cannot write even those, under `PRAGMA
+//! query_only`, answers from the index alone, and says so in the log). Best match first then ranks those few among themselves (bm25
 //! weighs a word by how rare it is in its own table), and merges them with the rest by that rank.
 //!
 //! To make a kind searchable: a row in [`KINDS`] (and its table, view and triggers in a migration).
@@ -125,7 +126,12 @@ pub fn before_search(conn: &Connection) -> Result<Vec<&'static Kind>> {
         Ok(()) => Ok(Vec::new()),
         Err(error) => {
             tracing::warn!(%error, "the latest changes could not be indexed for search; searching them apart");
-            copy_waiting(conn)
+            copy_waiting(conn).or_else(|error| {
+                // Not even this connection's own tables in memory can be written (`PRAGMA query_only`):
+                // the search answers from what is indexed rather than not at all.
+                tracing::warn!(%error, "the latest changes cannot be searched apart either; left out");
+                Ok(Vec::new())
+            })
         }
     }
 }
