@@ -284,7 +284,7 @@ impl Store {
                     Err(other) => StoreError::Invalid(other.to_string()),
                 },
             })?;
-            rows::write_effects(&tx, &effects)?;
+            rows::write_effects(&rows::Writer::new(&tx), &effects)?;
             sync_state::append_to_outbox(&tx, &mutation, &effects, now)?;
             backlog::fold_if_due(&tx)?;
             tx.commit().map_err(StoreError::sqlite("saving a change"))?;
@@ -305,7 +305,7 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::sqlite("starting a change"))?;
-            rows::write_effects(&tx, effects)?;
+            rows::write_effects(&rows::Writer::new(&tx), effects)?;
             backlog::fold_if_due(&tx)?;
             tx.commit().map_err(StoreError::sqlite("saving changes"))?;
         }

@@ -152,7 +152,7 @@ fn base_get(conn: &Connection, key: &EntityKey) -> Result<Option<Entity>> {
 
 /// Resets the given entities to their confirmed state, then replays every pending mutation in order.
 /// Returns the kinds it wrote.
-fn rebase(conn: &Connection, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<BTreeSet<EntityKind>> {
+fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<BTreeSet<EntityKind>> {
     keys.extend(pending_keys(conn)?);
     // Mutations applied by the server but not pulled yet are replayed first, on every entity they wrote.
     let settled = settled_mutations(conn)?;
@@ -542,7 +542,7 @@ impl Store {
     fn write_tx<T>(
         &self,
         doing: &'static str,
-        f: impl FnOnce(&Connection, &mut HlcClock) -> Result<T>,
+        f: impl FnOnce(&rows::Writer<'_>, &mut HlcClock) -> Result<T>,
     ) -> Result<T> {
         let mut inner = self.lock();
         let super::Inner { conn, clock } = &mut *inner;
@@ -550,7 +550,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite(doing))?;
         let mut next_clock = clock.clone();
-        let value = f(&tx, &mut next_clock)?;
+        let value = f(&rows::Writer::new(&tx), &mut next_clock)?;
         super::backlog::fold_if_due(&tx)?;
         tx.commit().map_err(StoreError::sqlite(doing))?;
         *clock = next_clock;

@@ -569,3 +569,25 @@ fn random_writes_edits_and_deletes_keep_every_search_right() {
     assert!(left > 50, "only {left} things were left to search");
     assert_search_tables_intact(&d);
 }
+
+#[test]
+fn two_stores_on_one_database_number_what_they_store_in_turn() {
+    let mut d = Device::new(MONA);
+    // The app and, say, its background sync, each with a store of its own on the same file.
+    let other = Store::open(d.store.path(), StoreOptions::default()).unwrap();
+    d.act(MONA, favour("first", FavourKind::Ask, "Une perceuse ?", "tools", None));
+    let item = d.elsewhere(BOB, item("drill", "Perceuse Bosch", "tools", None));
+    other.write_effects(&item).unwrap();
+    d.act(MONA, favour("third", FavourKind::Ask, "Perceuse à percussion", "tools", None));
+    let opened = d.elsewhere(TOM, stall("primeur", "Primeur Tom", None));
+    other.write_effects(&opened).unwrap();
+    let added = d.elsewhere(TOM, product("perch", "primeur", "Perches du lac", "kg", 1500));
+    other.write_effects(&added).unwrap();
+
+    let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
+    for store in [&*d.store, &other] {
+        let hits = store.search(NID, "per", &newest, Page::default()).unwrap();
+        assert_eq!(id_of(&hits), ["perch", "third", "drill", "first"]);
+    }
+    assert_search_tables_intact(&d);
+}
