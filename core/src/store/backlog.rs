@@ -1,9 +1,9 @@
 //! The search backlog: favours, items and products whose texts wait to be indexed for search.
 //!
 //! FTS5 writes the entries of each transaction as a new segment of its index: indexed one write at a
-//! time, a favour posted commits some seven pages of index of the eighteen its write commits. So the
-//! triggers of migration 009 only note a new or edited row in `search_backlog`, and its entry is
-//! indexed later with others, as one segment per kind ([`fold`]):
+//! time, a favour posted commits some seven pages of index of the eighteen its write commits. So a new
+//! row ([`wait`], from `rows::put_json`) or an edited one (the triggers of migration 009) is only noted
+//! in `search_backlog`, and its entry is indexed later with others, as one segment per kind ([`fold`]):
 //! - by a write that leaves [`FOLD_AT`] rows or more waiting ([`fold_if_due`], before its commit);
 //! - by a search, first ([`before_search`]), in a transaction of its own. That transaction does not
 //!   wait for the disk: it holds nothing that is not already saved (the rows are), and the next commit
@@ -93,6 +93,16 @@ fn waiting(conn: &Connection, n: usize) -> Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM search_backlog LIMIT 1 OFFSET ?)")
         .and_then(|mut stmt| stmt.query_row([offset], |row| row.get(0)))
         .map_err(sqlite("reading the search backlog"))
+}
+
+/// Notes a new favour, item or product (row `row`) as waiting to be indexed. `rows::put_json` calls it
+/// for each row it inserts (the triggers of migration 009 see to edits and deletes).
+pub fn wait(conn: &Connection, kind: EntityKind, row: i64) -> Result<()> {
+    let Some(kind) = KINDS.iter().find(|k| k.kind == kind) else { return Ok(()) };
+    conn.prepare_cached("INSERT INTO search_backlog (row, kind) VALUES (?, ?)")
+        .and_then(|mut stmt| stmt.execute([row, kind.code]))
+        .map(drop)
+        .map_err(sqlite("saving a change"))
 }
 
 /// Indexes every waiting row, one batch per kind, and empties the backlog (in the caller's

@@ -2,8 +2,10 @@
 //!
 //! Each kind of entity has its table (see `migrations/`). A row holds the whole entity as JSON in `data`
 //! plus copies of the fields that lists filter and sort on. Favours, items and products are numbered
-//! from one sequence ([`Writer`]), and triggers keep their search entries, keyed by that row, in step
-//! with the rows (migration 009). [`write_effects`] is the one place that writes them.
+//! from one sequence ([`Writer`]) and their search entries, keyed by that row, kept in step with them:
+//! [`put_json`] notes a new row as waiting to be indexed (`backlog.rs`), triggers see to edits and
+//! deletes (migration 009). [`write_effects`] is the one place that writes rows: nothing else may
+//! insert into those tables.
 //!
 //! To add a kind: give it a table in a new migration and an arm in [`row_of`] and [`table_of`].
 
@@ -174,18 +176,45 @@ fn row_of(entity: &Entity) -> Vec<(&'static str, Value)> {
     }
 }
 
-fn upsert_sql(table: &str, searchable: bool, columns: &[(&'static str, Value)]) -> String {
-    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let placeholders = vec!["?"; names.len()].join(", ");
-    let updates: Vec<String> = names.iter().map(|n| format!("{n} = excluded.{n}")).collect();
-    // An update keeps the row it had; only a new row takes the one offered (`Writer`).
-    let (row, next) = if searchable { ("rowid, ", "?, ") } else { ("", "") };
-    format!(
-        "INSERT INTO {table} ({row}neighbourhood_id, id, data, {}) VALUES ({next}?, ?, ?, {placeholders}) \
-         ON CONFLICT (neighbourhood_id, id) DO UPDATE SET data = excluded.data, {}",
-        names.join(", "),
-        updates.join(", ")
-    )
+/// The statements that write a kind's row, made once.
+#[derive(Clone, Debug)]
+struct RowSql {
+    /// Parameters: the columns of [`row_of`] and `data`, then the key.
+    update: String,
+    /// Parameters: the row (a searchable kind's, see [`Writer`]), the key, `data`, then the columns.
+    insert: String,
+}
+
+impl RowSql {
+    fn new(kind: EntityKind, columns: &[(&'static str, Value)]) -> RowSql {
+        let table = table_of(kind);
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let sets: Vec<String> = names.iter().map(|n| format!("{n} = ?")).collect();
+        let placeholders = vec!["?"; names.len()].join(", ");
+        let (row, next) = if searchable(kind) { ("rowid, ", "?, ") } else { ("", "") };
+        // `OR FAIL`: a failed write fails its whole transaction, which is rolled back, so SQLite need
+        // not journal each statement's pages to undo it alone (an upsert with triggers did, ≈ a tenth of
+        // storing a pulled page).
+        RowSql {
+            update: format!(
+                "UPDATE OR FAIL {table} SET data = ?, {} WHERE neighbourhood_id = ? AND id = ?",
+                sets.join(", ")
+            ),
+            insert: format!(
+                "INSERT OR FAIL INTO {table} ({row}neighbourhood_id, id, data, {}) VALUES ({next}?, ?, ?, {placeholders})",
+                names.join(", ")
+            ),
+        }
+    }
+
+    fn of(kind: EntityKind, columns: &[(&'static str, Value)]) -> std::borrow::Cow<'static, RowSql> {
+        static MADE: [std::sync::OnceLock<RowSql>; EntityKind::ALL.len()] =
+            [const { std::sync::OnceLock::new() }; EntityKind::ALL.len()];
+        match MADE.get(kind as usize) {
+            Some(made) => std::borrow::Cow::Borrowed(made.get_or_init(|| RowSql::new(kind, columns))),
+            None => std::borrow::Cow::Owned(RowSql::new(kind, columns)),
+        }
+    }
 }
 
 /// Writes one entity (insert or replace); the triggers of migration 009 keep its search entry in step.
@@ -199,18 +228,32 @@ pub fn put(w: &Writer<'_>, entity: &Entity) -> Result<()> {
 pub fn put_json(w: &Writer<'_>, entity: &Entity, data: String) -> Result<()> {
     let key = entity.key();
     let columns = row_of(entity);
-    let searchable = searchable(key.kind);
-    let offered = if searchable { Some(w.next_row()?) } else { None };
-    let mut values: Vec<Value> = offered.map(Value::Integer).into_iter().collect();
-    values.extend([text(&key.neighbourhood_id), text(&key.id), Value::Text(data)]);
-    values.extend(columns.iter().map(|(_, v)| v.clone()));
-    w.prepare_cached(&upsert_sql(table_of(key.kind), searchable, &columns))
-        .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
-        .map_err(StoreError::sqlite("saving a change"))?;
-    // A new row took the number offered (an update keeps its own, and leaves the last inserted row as
-    // it was: a row of another table may have that number too, which only skips one).
-    if let Some(row) = offered.filter(|row| *row == w.last_insert_rowid()) {
+    let sql = RowSql::of(key.kind, &columns);
+    let context = StoreError::sqlite("saving a change");
+    // Most often the row is new (a pull) or there (an edit): the update finds it or not with the same
+    // look-up an insert would make.
+    let mut values: Vec<Value> = vec![Value::Text(data)];
+    values.extend(columns.into_iter().map(|(_, v)| v));
+    values.extend([text(&key.neighbourhood_id), text(&key.id)]);
+    let updated = w
+        .prepare_cached(&sql.update)
+        .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values.iter())))
+        .map_err(&context)?;
+    if updated > 0 {
+        return Ok(());
+    }
+    let row = if searchable(key.kind) { Some(w.next_row()?) } else { None };
+    // The same values in the insert's order: the row, the key, `data`, the columns.
+    let n = values.len();
+    let mut ordered: Vec<Value> = row.map(Value::Integer).into_iter().collect();
+    ordered.extend(values.drain(n - 2..));
+    ordered.extend(values);
+    w.prepare_cached(&sql.insert)
+        .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(ordered)))
+        .map_err(context)?;
+    if let Some(row) = row {
         w.next_row.set(Some(row + 1));
+        super::backlog::wait(w, key.kind, row)?;
     }
     Ok(())
 }

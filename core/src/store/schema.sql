@@ -213,9 +213,6 @@ CREATE INDEX items_by_time ON items (neighbourhood_id, withdrawn, created_at);
 CREATE INDEX items_by_owner_time ON items (neighbourhood_id, owner, withdrawn, created_at);
 CREATE INDEX items_by_category_place ON items (neighbourhood_id, category, withdrawn, cell_row, cell_col);
 CREATE INDEX products_by_stall ON products (neighbourhood_id, stall_id, removed);
-CREATE TRIGGER favours_search_insert AFTER INSERT ON favours BEGIN
-    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 0);
-END;
 CREATE TRIGGER favours_search_delete AFTER DELETE ON favours BEGIN
     INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
@@ -233,9 +230,6 @@ BEGIN
     INSERT INTO search_backlog (row, kind)
         SELECT new.rowid, 0 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
-CREATE TRIGGER items_search_insert AFTER INSERT ON items BEGIN
-    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 1);
-END;
 CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN
     INSERT INTO items_fts (items_fts, rowid, title, description, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
@@ -252,9 +246,6 @@ BEGIN
         WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     INSERT INTO search_backlog (row, kind)
         SELECT new.rowid, 1 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
-END;
-CREATE TRIGGER products_search_insert AFTER INSERT ON products BEGIN
-    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 2);
 END;
 CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, unit)

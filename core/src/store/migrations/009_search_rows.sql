@@ -119,21 +119,21 @@ INSERT INTO favours_fts (favours_fts) VALUES ('rebuild');
 INSERT INTO items_fts (items_fts) VALUES ('rebuild');
 INSERT INTO products_fts (products_fts) VALUES ('rebuild');
 
--- New and edited texts wait in `search_backlog` and are indexed in batches (`search::fold`): an
+-- New and edited texts wait in `search_backlog` and are indexed in batches (`backlog::fold`): an
 -- entry FTS5 indexes in a transaction of its own costs a new segment (some seven pages to commit, of
 -- some eighteen for a whole local write), a batch of them costs one. A search folds the backlog in
 -- first. A row is in the backlog or in its index, never both: an entry is taken out of the index
 -- only when its row is not waiting, and an external content table must be told the old texts of an
 -- entry it takes out (`old`, which is what was indexed). A product not on sale waits like any other
--- row and is left out when folded (the view leaves it out).
+-- row and is left out when folded (the view leaves it out). A new row is noted as waiting by the one
+-- code that inserts rows (`rows::put_json`), not by a trigger: SQLite journals every page a statement
+-- with a trigger writes, so that it can undo that statement alone, which was a tenth of the time of
+-- storing a pulled page.
 CREATE TABLE search_backlog (
     row  INTEGER PRIMARY KEY,
     kind INTEGER NOT NULL -- 0 favour, 1 item, 2 product
 );
 
-CREATE TRIGGER favours_search_insert AFTER INSERT ON favours BEGIN
-    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 0);
-END;
 CREATE TRIGGER favours_search_delete AFTER DELETE ON favours BEGIN
     INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
@@ -152,9 +152,6 @@ BEGIN
         SELECT new.rowid, 0 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
 
-CREATE TRIGGER items_search_insert AFTER INSERT ON items BEGIN
-    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 1);
-END;
 CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN
     INSERT INTO items_fts (items_fts, rowid, title, description, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
@@ -173,9 +170,6 @@ BEGIN
         SELECT new.rowid, 1 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
 
-CREATE TRIGGER products_search_insert AFTER INSERT ON products BEGIN
-    INSERT INTO search_backlog (row, kind) VALUES (new.rowid, 2);
-END;
 CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, unit)
         SELECT 'delete', old.rowid, old.data ->> '$.data.name', old.data ->> '$.data.unit'
