@@ -19,6 +19,7 @@ fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
              UNION ALL SELECT 'setting', 'favours_fts', k || ' = ' || v FROM favours_fts_config
              UNION ALL SELECT 'setting', 'items_fts', k || ' = ' || v FROM items_fts_config
              UNION ALL SELECT 'setting', 'products_fts', k || ' = ' || v FROM products_fts_config
+             UNION ALL SELECT 'setting', 'search_folded', count(*) || ' row' FROM search_folded
              ORDER BY 1, 2, 3",
         )
         .unwrap();

@@ -2,8 +2,9 @@
 //!
 //! FTS5 writes the entries of each transaction as a new segment of its index: indexed one write at a
 //! time, a favour posted commits some seven pages of index of the eighteen its write commits. So a new
-//! row ([`wait`], from `rows::put_json`) or an edited one (the triggers of migration 009) is only noted
-//! in `search_backlog`, and its entry is indexed later with others, as one segment per kind ([`fold`]):
+//! row waits by its number alone (numbered above `search_folded.up_to`, the last fold's: storing it
+//! writes nothing more), an edited one is noted in `search_backlog` (by the triggers of migration
+//! 009), and their entries are indexed later together, as one segment per kind ([`fold`]):
 //! - by a write that leaves [`FOLD_AT`] rows or more waiting ([`fold_if_due`], before its commit);
 //! - by a search, first ([`before_search`]), in a transaction of its own. That transaction does not
 //!   wait for the disk: it holds nothing that is not already saved (the rows are), and the next commit
@@ -66,11 +67,12 @@ pub const KINDS: [Kind; 3] = [
 const OPTIONS: &str = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'";
 
 impl Kind {
-    /// Its waiting rows' texts: rowid, then `columns` (for a product, only if on sale).
+    /// Its waiting rows' texts, new then edited: rowid, then `columns` (for a product, only if on sale).
     fn waiting_rows(&self) -> String {
         format!(
-            "SELECT t.* FROM search_backlog b CROSS JOIN {view} t ON t.rowid = b.row WHERE b.kind = {code} \
-             ORDER BY b.row",
+            "SELECT t.* FROM {view} t WHERE t.rowid > (SELECT up_to FROM search_folded) \
+             UNION ALL SELECT t.* FROM search_backlog b CROSS JOIN {view} t ON t.rowid = b.row \
+             WHERE b.kind = {code}",
             view = self.view,
             code = self.code
         )
@@ -87,37 +89,46 @@ fn sqlite(doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     StoreError::sqlite(doing)
 }
 
+/// The rows that wait: the new ones (numbered above the last fold) and the edited ones.
+const WAITING: &str = "SELECT rowid FROM favours WHERE rowid > (SELECT up_to FROM search_folded) \
+     UNION ALL SELECT rowid FROM items WHERE rowid > (SELECT up_to FROM search_folded) \
+     UNION ALL SELECT rowid FROM products WHERE rowid > (SELECT up_to FROM search_folded) \
+     UNION ALL SELECT row FROM search_backlog";
+
+/// The number every new favour, item or product must be above: the last folded, or a larger row.
+pub const LAST_ROW: &str = "SELECT max(ifnull((SELECT max(rowid) FROM favours), 0), \
+     ifnull((SELECT max(rowid) FROM items), 0), ifnull((SELECT max(rowid) FROM products), 0), \
+     (SELECT up_to FROM search_folded))";
+
 /// Whether at least `n` rows wait.
 fn waiting(conn: &Connection, n: usize) -> Result<bool> {
     let offset = i64::try_from(n.saturating_sub(1)).unwrap_or(i64::MAX);
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM search_backlog LIMIT 1 OFFSET ?)")
+    conn.prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM ({WAITING}) LIMIT 1 OFFSET ?)"))
         .and_then(|mut stmt| stmt.query_row([offset], |row| row.get(0)))
         .map_err(sqlite("reading the search backlog"))
 }
 
-/// Notes a new favour, item or product (row `row`) as waiting to be indexed. `rows::put_json` calls it
-/// for each row it inserts (the triggers of migration 009 see to edits and deletes).
-pub fn wait(conn: &Connection, kind: EntityKind, row: i64) -> Result<()> {
-    let Some(kind) = KINDS.iter().find(|k| k.kind == kind) else { return Ok(()) };
-    conn.prepare_cached("INSERT INTO search_backlog (row, kind) VALUES (?, ?)")
-        .and_then(|mut stmt| stmt.execute([row, kind.code]))
-        .map(drop)
-        .map_err(sqlite("saving a change"))
+/// How many rows wait to be indexed.
+pub fn waiting_count(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached(&format!("SELECT count(*) FROM ({WAITING})"))
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(sqlite("reading the search backlog"))
 }
 
-/// Indexes every waiting row, one batch per kind, and empties the backlog (in the caller's
+/// Indexes every waiting row, one batch per kind, and marks them all indexed (in the caller's
 /// transaction).
 pub fn fold(conn: &Connection) -> Result<()> {
-    for kind in &KINDS {
-        let sql = format!("INSERT INTO {} (rowid, {}) {}", kind.fts, kind.columns, kind.waiting_rows());
-        conn.prepare_cached(&sql)
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
             .and_then(|mut stmt| stmt.execute([]))
-            .map_err(sqlite("updating the search index"))?;
+            .map(drop)
+            .map_err(sqlite("updating the search index"))
+    };
+    for kind in &KINDS {
+        run(&format!("INSERT INTO {} (rowid, {}) {}", kind.fts, kind.columns, kind.waiting_rows()))?;
     }
-    conn.prepare_cached("DELETE FROM search_backlog")
-        .and_then(|mut stmt| stmt.execute([]))
-        .map(drop)
-        .map_err(sqlite("updating the search index"))
+    run(&format!("UPDATE search_folded SET up_to = ({LAST_ROW})"))?;
+    run("DELETE FROM search_backlog")
 }
 
 /// [`fold`]s if [`FOLD_AT`] rows or more wait: called by each write before its commit.

@@ -3,9 +3,8 @@
 //! Each kind of entity has its table (see `migrations/`). A row holds the whole entity as JSON in `data`
 //! plus copies of the fields that lists filter and sort on. Favours, items and products are numbered
 //! from one sequence ([`Writer`]) and their search entries, keyed by that row, kept in step with them:
-//! [`put_json`] notes a new row as waiting to be indexed (`backlog.rs`), triggers see to edits and
-//! deletes (migration 009). [`write_effects`] is the one place that writes rows: nothing else may
-//! insert into those tables.
+//! a new row waits to be indexed by its number (`backlog.rs`), triggers see to edits and deletes
+//! (migration 009). [`write_effects`] is the one place that writes rows.
 //!
 //! To add a kind: give it a table in a new migration and an arm in [`row_of`] and [`table_of`].
 
@@ -37,13 +36,10 @@ fn searchable(kind: EntityKind) -> bool {
     super::backlog::KINDS.iter().any(|k| k.kind == kind)
 }
 
-/// The largest row of favours, items and products, which share one sequence.
-const LAST_SEARCHABLE_ROW: &str = "SELECT max(ifnull((SELECT max(rowid) FROM favours), 0), \
-     ifnull((SELECT max(rowid) FROM items), 0), ifnull((SELECT max(rowid) FROM products), 0))";
-
 /// A write transaction's connection, and where it is in the sequence that numbers favours, items and
-/// products: a new one gets one more than the largest row of the three, so that the search tables'
-/// rows, which are these, run in the order things were stored on this device. The largest is read once
+/// products: a new one gets one more than the largest row of the three (and than the last row the
+/// search index took in, `backlog::LAST_ROW`), so that the search tables' rows, which are these, run
+/// in the order things were stored on this device. The largest is read once
 /// a transaction (three look-ups an insert were ≈ 5 µs of each) and counted on from there: the
 /// transaction holds the write lock, so no other connection can take a number meanwhile.
 #[derive(Debug)]
@@ -65,7 +61,7 @@ impl<'c> Writer<'c> {
             None => {
                 let last: i64 = self
                     .conn
-                    .prepare_cached(LAST_SEARCHABLE_ROW)
+                    .prepare_cached(super::backlog::LAST_ROW)
                     .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
                     .map_err(StoreError::sqlite("saving a change"))?;
                 self.next_row.set(Some(last + 1));
@@ -253,7 +249,6 @@ pub fn put_json(w: &Writer<'_>, entity: &Entity, data: String) -> Result<()> {
         .map_err(context)?;
     if let Some(row) = row {
         w.next_row.set(Some(row + 1));
-        super::backlog::wait(w, key.kind, row)?;
     }
     Ok(())
 }

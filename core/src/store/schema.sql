@@ -182,6 +182,9 @@ CREATE TABLE search_backlog (
     row  INTEGER PRIMARY KEY,
     kind INTEGER NOT NULL -- 0 favour, 1 item, 2 product
 );
+CREATE TABLE search_folded (
+    up_to INTEGER NOT NULL -- the rows numbered above it are new, and wait to be indexed
+);
 CREATE VIEW favours_text AS
     SELECT rowid, data ->> '$.data.title' AS title, data ->> '$.data.details' AS details, category FROM favours;
 CREATE VIEW items_text AS
@@ -216,7 +219,8 @@ CREATE INDEX products_by_stall ON products (neighbourhood_id, stall_id, removed)
 CREATE TRIGGER favours_search_delete AFTER DELETE ON favours BEGIN
     INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     DELETE FROM search_backlog WHERE row = old.rowid;
 END;
 CREATE TRIGGER favours_search_update AFTER UPDATE ON favours
@@ -226,14 +230,17 @@ CREATE TRIGGER favours_search_update AFTER UPDATE ON favours
 BEGIN
     INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     INSERT INTO search_backlog (row, kind)
-        SELECT new.rowid, 0 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+        SELECT new.rowid, 0 WHERE new.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
 CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN
     INSERT INTO items_fts (items_fts, rowid, title, description, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     DELETE FROM search_backlog WHERE row = old.rowid;
 END;
 CREATE TRIGGER items_search_update AFTER UPDATE ON items
@@ -243,14 +250,17 @@ CREATE TRIGGER items_search_update AFTER UPDATE ON items
 BEGIN
     INSERT INTO items_fts (items_fts, rowid, title, description, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     INSERT INTO search_backlog (row, kind)
-        SELECT new.rowid, 1 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+        SELECT new.rowid, 1 WHERE new.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
 CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, unit)
         SELECT 'delete', old.rowid, old.data ->> '$.data.name', old.data ->> '$.data.unit'
-        WHERE old.removed = 0 AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.removed = 0 AND old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     DELETE FROM search_backlog WHERE row = old.rowid;
 END;
 CREATE TRIGGER products_search_update AFTER UPDATE ON products
@@ -260,9 +270,11 @@ CREATE TRIGGER products_search_update AFTER UPDATE ON products
 BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, unit)
         SELECT 'delete', old.rowid, old.data ->> '$.data.name', old.data ->> '$.data.unit'
-        WHERE old.removed = 0 AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.removed = 0 AND old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     INSERT INTO search_backlog (row, kind)
-        SELECT new.rowid, 2 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+        SELECT new.rowid, 2 WHERE new.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
 CREATE VIRTUAL TABLE favours_fts USING fts5 (title, details, category, content = 'favours_text', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
 CREATE VIRTUAL TABLE items_fts USING fts5 (title, description, category, content = 'items_text', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
@@ -270,3 +282,4 @@ CREATE VIRTUAL TABLE products_fts USING fts5 (name, unit, content = 'products_on
 INSERT INTO favours_fts (favours_fts, rank) VALUES ('automerge', 16);
 INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 16);
 INSERT INTO products_fts (products_fts, rank) VALUES ('automerge', 16);
+INSERT INTO search_folded (up_to) VALUES (0);

@@ -82,9 +82,7 @@ fn assert_search_tables_intact(d: &Device) {
 
 /// How many rows wait to be indexed for search.
 fn waiting(store: &Store) -> i64 {
-    store
-        .read(|conn| Ok(conn.query_row("SELECT count(*) FROM search_backlog", [], |row| row.get(0)).unwrap()))
-        .unwrap()
+    store.read(quartier_core::store::backlog::waiting_count).unwrap()
 }
 
 /// A store opened read-only on `d`'s database, as an app extension would.
@@ -589,5 +587,24 @@ fn two_stores_on_one_database_number_what_they_store_in_turn() {
         let hits = store.search(NID, "per", &newest, Page::default()).unwrap();
         assert_eq!(id_of(&hits), ["perch", "third", "drill", "first"]);
     }
+    assert_search_tables_intact(&d);
+}
+
+#[test]
+fn a_new_thing_is_numbered_above_the_last_fold_even_when_the_newest_rows_are_gone() {
+    let mut d = Device::new(MONA);
+    d.act(MONA, favour("a", FavourKind::Ask, "Une perceuse ?", "tools", None));
+    d.act(MONA, favour("b", FavourKind::Ask, "Une autre perceuse ?", "tools", None));
+    assert_search_tables_intact(&d);
+    // Both taken out (as a rebase or a pull does): the largest row left is below the last fold's.
+    let gone: Vec<Effect> = ["a", "b"]
+        .iter()
+        .map(|id| Effect::Delete { key: EntityKey::new(NID, EntityKind::Favour, id) })
+        .collect();
+    d.store.write_effects(&gone).unwrap();
+    d.state.write(&gone);
+    d.act(MONA, favour("c", FavourKind::Ask, "Perceuse, encore", "tools", None));
+    assert_eq!(waiting(&d.store), 1, "the new favour waits to be indexed");
+    assert_eq!(id_of(&search(&d, "perc", &SearchFilter::default())), ["c"]);
     assert_search_tables_intact(&d);
 }

@@ -119,25 +119,32 @@ INSERT INTO favours_fts (favours_fts) VALUES ('rebuild');
 INSERT INTO items_fts (items_fts) VALUES ('rebuild');
 INSERT INTO products_fts (products_fts) VALUES ('rebuild');
 
--- New and edited texts wait in `search_backlog` and are indexed in batches (`backlog::fold`): an
--- entry FTS5 indexes in a transaction of its own costs a new segment (some seven pages to commit, of
--- some eighteen for a whole local write), a batch of them costs one. A search folds the backlog in
--- first. A row is in the backlog or in its index, never both: an entry is taken out of the index
--- only when its row is not waiting, and an external content table must be told the old texts of an
--- entry it takes out (`old`, which is what was indexed). A product not on sale waits like any other
--- row and is left out when folded (the view leaves it out). A new row is noted as waiting by the one
--- code that inserts rows (`rows::put_json`), not by a trigger: SQLite journals every page a statement
--- with a trigger writes, so that it can undo that statement alone, which was a tenth of the time of
--- storing a pulled page.
+-- New and edited texts wait and are indexed in batches (`backlog::fold`): an entry FTS5 indexes in a
+-- transaction of its own costs a new segment (some seven pages to commit, of some eighteen for a
+-- whole local write), a batch of them costs one. A search folds what waits in first. A new row waits
+-- by its number alone: rows numbered above `search_folded.up_to` have never been indexed (the
+-- sequence never goes below it, `rows::Writer`), so storing one writes nothing more. An edited row
+-- that was indexed waits in `search_backlog`, its old entry taken out. A row is waiting or in its
+-- index, never both: an entry is taken out only for a row that is not waiting, and an external
+-- content table must be told the old texts of an entry it takes out (`old`, which is what was
+-- indexed). A product not on sale waits like any other row and is left out when folded (the view
+-- leaves it out). No trigger on insert: SQLite journals every page a statement with a trigger writes,
+-- so that it can undo that statement alone, which was a tenth of the time of storing a pulled page.
 CREATE TABLE search_backlog (
     row  INTEGER PRIMARY KEY,
     kind INTEGER NOT NULL -- 0 favour, 1 item, 2 product
 );
+CREATE TABLE search_folded (
+    up_to INTEGER NOT NULL -- the rows numbered above it are new, and wait to be indexed
+);
+INSERT INTO search_folded (up_to) SELECT max(ifnull((SELECT max(rowid) FROM favours), 0),
+    ifnull((SELECT max(rowid) FROM items), 0), ifnull((SELECT max(rowid) FROM products), 0));
 
 CREATE TRIGGER favours_search_delete AFTER DELETE ON favours BEGIN
     INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     DELETE FROM search_backlog WHERE row = old.rowid;
 END;
 CREATE TRIGGER favours_search_update AFTER UPDATE ON favours
@@ -147,15 +154,18 @@ CREATE TRIGGER favours_search_update AFTER UPDATE ON favours
 BEGIN
     INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     INSERT INTO search_backlog (row, kind)
-        SELECT new.rowid, 0 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+        SELECT new.rowid, 0 WHERE new.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
 
 CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN
     INSERT INTO items_fts (items_fts, rowid, title, description, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     DELETE FROM search_backlog WHERE row = old.rowid;
 END;
 CREATE TRIGGER items_search_update AFTER UPDATE ON items
@@ -165,15 +175,18 @@ CREATE TRIGGER items_search_update AFTER UPDATE ON items
 BEGIN
     INSERT INTO items_fts (items_fts, rowid, title, description, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.description', old.category
-        WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     INSERT INTO search_backlog (row, kind)
-        SELECT new.rowid, 1 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+        SELECT new.rowid, 1 WHERE new.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
 
 CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, unit)
         SELECT 'delete', old.rowid, old.data ->> '$.data.name', old.data ->> '$.data.unit'
-        WHERE old.removed = 0 AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.removed = 0 AND old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     DELETE FROM search_backlog WHERE row = old.rowid;
 END;
 CREATE TRIGGER products_search_update AFTER UPDATE ON products
@@ -183,7 +196,9 @@ CREATE TRIGGER products_search_update AFTER UPDATE ON products
 BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, unit)
         SELECT 'delete', old.rowid, old.data ->> '$.data.name', old.data ->> '$.data.unit'
-        WHERE old.removed = 0 AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
+        WHERE old.removed = 0 AND old.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = old.rowid);
     INSERT INTO search_backlog (row, kind)
-        SELECT new.rowid, 2 WHERE NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
+        SELECT new.rowid, 2 WHERE new.rowid <= (SELECT up_to FROM search_folded)
+          AND NOT EXISTS (SELECT 1 FROM search_backlog WHERE row = new.rowid);
 END;
