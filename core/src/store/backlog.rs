@@ -13,10 +13,12 @@
 //! A store that cannot write (opened read-only, its disk read-only or full) cannot fold: its search
 //! reads the waiting rows from tables of its own connection (`temp.*_waiting`, in memory), which a
 //! search queries beside the real ones (a connection that cannot write even those, under `PRAGMA
-//! query_only`, answers from the index alone, and says so in the log). Best match first then ranks those few among themselves (bm25
-//! weighs a word by how rare it is in its own table), and merges them with the rest by that rank.
+//! query_only`, answers from the index alone, and says so in the log). Best match first then ranks
+//! those few among themselves (bm25 weighs a word by how rare it is in its own table), and merges them
+//! with the rest by that rank.
 //!
-//! To make a kind searchable: a row in [`KINDS`] (and its table, view and triggers in a migration).
+//! To make a kind searchable: a row in [`KINDS`], its table in [`LAST_ROW`] and `WAITING`, and its
+//! table, view and triggers in a migration.
 
 use super::error::{Result, StoreError};
 use crate::domain::EntityKind;
