@@ -40,30 +40,32 @@ pub struct Kind {
     columns: &'static str,
 }
 
+pub const FAVOURS: Kind = Kind {
+    kind: EntityKind::Favour,
+    code: 0,
+    fts: "favours_fts",
+    view: "favours_text",
+    columns: "title, details, category",
+};
+
+pub const ITEMS: Kind = Kind {
+    kind: EntityKind::Item,
+    code: 1,
+    fts: "items_fts",
+    view: "items_text",
+    columns: "title, description, category",
+};
+
+pub const PRODUCTS: Kind = Kind {
+    kind: EntityKind::Product,
+    code: 2,
+    fts: "products_fts",
+    view: "products_on_sale",
+    columns: "name, unit",
+};
+
 /// The searchable kinds.
-pub const KINDS: [Kind; 3] = [
-    Kind {
-        kind: EntityKind::Favour,
-        code: 0,
-        fts: "favours_fts",
-        view: "favours_text",
-        columns: "title, details, category",
-    },
-    Kind {
-        kind: EntityKind::Item,
-        code: 1,
-        fts: "items_fts",
-        view: "items_text",
-        columns: "title, description, category",
-    },
-    Kind {
-        kind: EntityKind::Product,
-        code: 2,
-        fts: "products_fts",
-        view: "products_on_sale",
-        columns: "name, unit",
-    },
-];
+pub const KINDS: [Kind; 3] = [FAVOURS, ITEMS, PRODUCTS];
 
 /// The tokenizer and prefix indexes of the search tables (migration 009).
 const OPTIONS: &str = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'";
@@ -174,10 +176,13 @@ fn fold_now(conn: &Connection) -> Result<()> {
             fold(&tx)?;
             tx.commit().map_err(sqlite("updating the search index"))
         });
-    if relaxed {
-        conn.pragma_update(None, "synchronous", synchronous).map_err(sqlite("setting the durability"))?;
-    }
-    folded
+    // The durability comes back whether the fold worked or not; the fold's own error comes first.
+    let restored = if relaxed {
+        conn.pragma_update(None, "synchronous", synchronous).map_err(sqlite("setting the durability"))
+    } else {
+        Ok(())
+    };
+    folded.and(restored)
 }
 
 /// Copies the waiting rows of each kind to a table of this connection's own (in memory), for a

@@ -116,6 +116,16 @@ impl From<StoreError> for ViewError {
     }
 }
 
+/// Back from the rules: the store's own error as it was, anything else as invalid.
+impl From<ViewError> for StoreError {
+    fn from(error: ViewError) -> StoreError {
+        match error.0.downcast::<StoreError>() {
+            Ok(store) => *store,
+            Err(other) => StoreError::Invalid(other.to_string()),
+        }
+    }
+}
+
 /// Convenience for store internals.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

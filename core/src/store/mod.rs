@@ -261,36 +261,23 @@ impl Store {
     pub fn mutate(&self, neighbourhood_id: &str, op: impl Into<Op>) -> Result<Applied> {
         let op = op.into();
         let now = self.now_ms();
-        let applied = {
-            let mut inner = self.lock();
-            let Inner { conn, clock } = &mut *inner;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StoreError::sqlite("starting a change"))?;
-            let seq = next_seq(&tx)?;
-            let mut next_clock = clock.clone();
+        let applied = self.write_tx("saving a change", |w, clock| {
             let mutation = Mutation {
                 neighbourhood_id: neighbourhood_id.to_owned(),
                 author: self.identity.person_id.clone(),
                 device_id: self.identity.device_id.clone(),
-                seq,
-                hlc: next_clock.tick(u64::try_from(now).unwrap_or(0)),
+                seq: next_seq(w)?,
+                hlc: clock.tick(u64::try_from(now).unwrap_or(0)),
                 op,
             };
-            let effects = domain::apply(&SqlView(&tx), &mutation, now).map_err(|e| match e {
+            let effects = domain::apply(&SqlView(w), &mutation, now).map_err(|e| match e {
                 domain::ApplyError::Rejected(rejection) => StoreError::Rejected(rejection),
-                domain::ApplyError::View(view) => match view.0.downcast::<StoreError>() {
-                    Ok(store) => *store,
-                    Err(other) => StoreError::Invalid(other.to_string()),
-                },
+                domain::ApplyError::View(view) => view.into(),
             })?;
-            rows::write_effects(&rows::Writer::new(&tx), &effects)?;
-            sync_state::append_to_outbox(&tx, &mutation, &effects, now)?;
-            backlog::fold_if_due(&tx)?;
-            tx.commit().map_err(StoreError::sqlite("saving a change"))?;
-            *clock = next_clock;
-            Applied { mutation, effects }
-        };
+            rows::write_effects(w, &effects)?;
+            sync_state::append_to_outbox(w, &mutation, &effects, now)?;
+            Ok(Applied { mutation, effects })
+        })?;
         tracing::debug!(name = applied.mutation.op.name(), seq = applied.mutation.seq, "saved locally");
         self.notify(applied.effects.iter().map(|e| e.key().kind).collect());
         Ok(applied)
@@ -299,18 +286,30 @@ impl Store {
     /// Writes effects that did not come from a local mutation (confirmed server state, during sync),
     /// in one transaction, and tells the observers.
     pub fn write_effects(&self, effects: &[Effect]) -> Result<()> {
-        {
-            let mut inner = self.lock();
-            let tx = inner
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StoreError::sqlite("starting a change"))?;
-            rows::write_effects(&rows::Writer::new(&tx), effects)?;
-            backlog::fold_if_due(&tx)?;
-            tx.commit().map_err(StoreError::sqlite("saving changes"))?;
-        }
+        self.write_tx("saving changes", |w, _| rows::write_effects(w, effects))?;
         self.notify(effects.iter().map(|e| e.key().kind).collect());
         Ok(())
+    }
+
+    /// Runs `f` in one immediate transaction with the device's clock, and the search backlog folded in
+    /// if it is due; commits on `Ok`, and keeps the clock's progress only then. Every write goes
+    /// through here.
+    fn write_tx<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&rows::Writer<'_>, &mut HlcClock) -> Result<T>,
+    ) -> Result<T> {
+        let mut inner = self.lock();
+        let Inner { conn, clock } = &mut *inner;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite(doing))?;
+        let mut next_clock = clock.clone();
+        let value = f(&rows::Writer::new(&tx), &mut next_clock)?;
+        backlog::fold_if_due(&tx)?;
+        tx.commit().map_err(StoreError::sqlite(doing))?;
+        *clock = next_clock;
+        Ok(value)
     }
 
     /// One entity, if the replica holds it.

@@ -109,14 +109,14 @@ fn match_expression(text: &str) -> Option<String> {
 
 /// How one kind is searched.
 struct Source {
-    kind: EntityKind,
-    /// Its search table.
-    fts: &'static str,
+    /// The kind, and its search table (`fts`).
+    searched: &'static backlog::Kind,
     /// Selects id, title, text, stall name, category, cell_row, cell_col, score and row, for the
-    /// parameters (match expression, neighbourhood), followed by the conditions below. The text is a
-    /// product's unit; for a favour or an item it is `{text}`, its snippet when it is made here (newest
-    /// first) or nothing. `{score}` is [`Source::rank`] or nothing. Texts are read from the entity's
-    /// JSON: the search table reads them from there too (its content is a view of the rows).
+    /// parameters (match expression, neighbourhood), followed by the conditions below; `{fts}` is the
+    /// search table queried and `{table}` the kind's. The text is a product's unit; for a favour or an
+    /// item it is `{text}`, its snippet when it is made here (newest first) or nothing. `{score}` is
+    /// [`Source::rank`] or nothing. Texts are read from the entity's JSON: the search table reads them
+    /// from there too (its content is a view of the rows).
     select: &'static str,
     /// A favour's or an item's snippet: the description around the words found.
     snippet: Option<&'static str>,
@@ -128,13 +128,15 @@ struct Source {
     cell_row: &'static str,
 }
 
+/// The select of a favour or an item: a title, a description and a category, and a place of its own.
+const LISTED: &str = "SELECT e.id, e.data ->> '$.data.title', {text}, NULL, e.category, \
+     e.cell_row, e.cell_col, {score} AS score, e.rowid \
+     FROM {fts} CROSS JOIN {table} e ON e.rowid = {fts}.rowid \
+     WHERE {fts} MATCH ? AND e.neighbourhood_id = ?";
+
 const FAVOURS: Source = Source {
-    kind: EntityKind::Favour,
-    fts: "favours_fts",
-    select: "SELECT e.id, e.data ->> '$.data.title', {text}, NULL, e.category, \
-             e.cell_row, e.cell_col, {score} AS score, e.rowid \
-             FROM {fts} CROSS JOIN favours e ON e.rowid = {fts}.rowid \
-             WHERE {fts} MATCH ? AND e.neighbourhood_id = ?",
+    searched: &backlog::FAVOURS,
+    select: LISTED,
     snippet: Some("snippet({fts}, 1, '', '', '…', 12)"),
     rank: "bm25({fts}, 4.0, 1.0, 2.0)",
     open: "e.status = 'open'",
@@ -143,12 +145,8 @@ const FAVOURS: Source = Source {
 };
 
 const ITEMS: Source = Source {
-    kind: EntityKind::Item,
-    fts: "items_fts",
-    select: "SELECT e.id, e.data ->> '$.data.title', {text}, NULL, e.category, \
-             e.cell_row, e.cell_col, {score} AS score, e.rowid \
-             FROM {fts} CROSS JOIN items e ON e.rowid = {fts}.rowid \
-             WHERE {fts} MATCH ? AND e.neighbourhood_id = ?",
+    searched: &backlog::ITEMS,
+    select: LISTED,
     snippet: Some("snippet({fts}, 1, '', '', '…', 12)"),
     rank: "bm25({fts}, 4.0, 1.0, 2.0)",
     open: "e.withdrawn = 0",
@@ -157,11 +155,10 @@ const ITEMS: Source = Source {
 };
 
 const PRODUCTS: Source = Source {
-    kind: EntityKind::Product,
-    fts: "products_fts",
+    searched: &backlog::PRODUCTS,
     select: "SELECT e.id, e.data ->> '$.data.name', e.data ->> '$.data.unit', s.data ->> '$.data.name', NULL, \
              s.cell_row, s.cell_col, {score} AS score, e.rowid \
-             FROM {fts} CROSS JOIN products e ON e.rowid = {fts}.rowid \
+             FROM {fts} CROSS JOIN {table} e ON e.rowid = {fts}.rowid \
              LEFT JOIN stalls s ON s.neighbourhood_id = e.neighbourhood_id AND s.id = e.stall_id \
              WHERE {fts} MATCH ? AND e.neighbourhood_id = ?",
     snippet: None,
@@ -172,6 +169,10 @@ const PRODUCTS: Source = Source {
 };
 
 impl Source {
+    fn kind(&self) -> EntityKind {
+        self.searched.kind
+    }
+
     fn of(kind: EntityKind) -> Option<&'static Source> {
         match kind {
             EntityKind::Favour => Some(&FAVOURS),
@@ -222,7 +223,7 @@ impl Store {
                     kind.as_str()
                 ))
             })?;
-            if !sources.iter().any(|s| s.kind == kind) {
+            if !sources.iter().any(|s| s.kind() == kind) {
                 sources.push(source);
             }
         }
@@ -234,8 +235,8 @@ impl Store {
             let waiting = backlog::before_search(conn)?;
             let mut tables: Vec<Table<'_>> = Vec::new();
             for source in sources {
-                tables.push(Table { source, name: source.fts.to_owned(), waiting: false });
-                if let Some(kind) = waiting.iter().find(|k| k.kind == source.kind) {
+                tables.push(Table { source, name: source.searched.fts.to_owned(), waiting: false });
+                if let Some(kind) = waiting.iter().find(|k| k.kind == source.kind()) {
                     tables.push(Table { source, name: kind.waiting_table(), waiting: true });
                 }
             }
@@ -275,8 +276,12 @@ fn query_of(
         SearchOrder::BestMatch => (source.rank, source.snippet.unwrap_or("NULL")),
         SearchOrder::Newest => ("0.0", source.snippet.unwrap_or("NULL")),
     };
-    let mut sql =
-        source.select.replace("{score}", score).replace("{text}", text).replace("{fts}", &table.name);
+    let mut sql = source
+        .select
+        .replace("{score}", score)
+        .replace("{text}", text)
+        .replace("{fts}", &table.name)
+        .replace("{table}", super::rows::table_of(source.kind()));
     let mut values = vec![Value::Text(expression.to_owned()), Value::Text(nid.to_owned())];
     if filter.open_only {
         sql.push_str(" AND ");
@@ -315,7 +320,7 @@ fn next_hit(
 ) -> Result<Option<Scored>> {
     let context = "searching";
     let source = table.source;
-    let order = SEARCHABLE.iter().position(|k| *k == source.kind).unwrap_or(SEARCHABLE.len());
+    let order = SEARCHABLE.iter().position(|k| *k == source.kind()).unwrap_or(SEARCHABLE.len());
     while let Some(row) = rows.next().map_err(StoreError::sqlite(context))? {
         let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
             Ok((
@@ -337,7 +342,7 @@ fn next_hit(
                 continue;
             }
         }
-        let snippet = match source.kind {
+        let snippet = match source.kind() {
             EntityKind::Product => match stall {
                 Some(stall) => format!("Sold by the {text} at {stall}"),
                 None => format!("Sold by the {text}"),
@@ -349,7 +354,7 @@ fn next_hit(
             order,
             rowid,
             waiting: table.waiting,
-            hit: SearchHit { kind: source.kind, id, title, snippet, category, distance_m },
+            hit: SearchHit { kind: source.kind(), id, title, snippet, category, distance_m },
         }));
     }
     Ok(None)
@@ -424,14 +429,14 @@ fn add_snippets(conn: &Connection, expression: &str, shown: &mut [Scored]) -> Re
     for source in [&FAVOURS, &ITEMS] {
         let Some(snippet) = source.snippet else { continue };
         let rowids: Vec<i64> =
-            shown.iter().filter(|s| s.hit.kind == source.kind && !s.waiting).map(|s| s.rowid).collect();
+            shown.iter().filter(|s| s.hit.kind == source.kind() && !s.waiting).map(|s| s.rowid).collect();
         let (Some(first), Some(last)) = (rowids.iter().min(), rowids.iter().max()) else { continue };
         // The range lets FTS5 skip the matches before and after the page's rows.
         let sql = format!(
             "SELECT rowid, {snippet} FROM {fts} WHERE {fts} MATCH ?1 AND rowid BETWEEN ?3 AND ?4 \
              AND +rowid IN (SELECT value FROM json_each(?2))",
-            snippet = snippet.replace("{fts}", source.fts),
-            fts = source.fts
+            snippet = snippet.replace("{fts}", source.searched.fts),
+            fts = source.searched.fts
         );
         let list = serde_json::to_string(&rowids).map_err(StoreError::data("search rows"))?;
         let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::sqlite(context))?;
@@ -442,7 +447,7 @@ fn add_snippets(conn: &Connection, expression: &str, shown: &mut [Scored]) -> Re
             let rowid: i64 = row.get(0).map_err(StoreError::sqlite(context))?;
             let snippet: Option<String> = row.get(1).map_err(StoreError::sqlite(context))?;
             if let Some(hit) =
-                shown.iter_mut().find(|s| s.hit.kind == source.kind && s.rowid == rowid && !s.waiting)
+                shown.iter_mut().find(|s| s.hit.kind == source.kind() && s.rowid == rowid && !s.waiting)
             {
                 hit.hit.snippet = snippet.unwrap_or_default();
             }

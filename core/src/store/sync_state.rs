@@ -25,10 +25,10 @@
 //!   mutations numbered up to `answered_seq` are in the state pulled; later ones (answered to another
 //!   client of this store after the pull was read) are kept for the next pull.
 
+use super::Store;
 use super::error::{Result, StoreError};
 use super::rows::{self, SqlView};
-use super::{Store, TransactionBehavior};
-use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, HlcClock, Mutation};
+use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, Mutation};
 use crate::sync::protocol::{MutationResult, Outcome, PullResponse};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
@@ -180,12 +180,7 @@ fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> R
             Ok(effects) => effects,
             // Confirmed already, or settled otherwise by the server: the next pull says.
             Err(domain::ApplyError::Rejected(_)) => Vec::new(),
-            Err(domain::ApplyError::View(view)) => {
-                return Err(match view.0.downcast::<StoreError>() {
-                    Ok(store) => *store,
-                    Err(other) => StoreError::Invalid(other.to_string()),
-                });
-            }
+            Err(domain::ApplyError::View(view)) => return Err(view.into()),
         };
         rows::write_effects(conn, &effects)?;
         kinds.extend(effects.iter().map(|e| e.key().kind));
@@ -204,12 +199,7 @@ fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> R
             Ok(effects) => effects,
             // The server will answer for it; until then it has no local effect.
             Err(domain::ApplyError::Rejected(_)) => Vec::new(),
-            Err(domain::ApplyError::View(view)) => {
-                return Err(match view.0.downcast::<StoreError>() {
-                    Ok(store) => *store,
-                    Err(other) => StoreError::Invalid(other.to_string()),
-                });
-            }
+            Err(domain::ApplyError::View(view)) => return Err(view.into()),
         };
         rows::write_effects(conn, &effects)?;
         kinds.extend(effects.iter().map(|e| e.key().kind));
@@ -535,25 +525,5 @@ impl Store {
             all.sort_by_key(Entity::key);
             Ok(all)
         })
-    }
-
-    /// Runs `f` in one immediate transaction with the device's clock; commits on `Ok`, and keeps the
-    /// clock's progress only then.
-    fn write_tx<T>(
-        &self,
-        doing: &'static str,
-        f: impl FnOnce(&rows::Writer<'_>, &mut HlcClock) -> Result<T>,
-    ) -> Result<T> {
-        let mut inner = self.lock();
-        let super::Inner { conn, clock } = &mut *inner;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::sqlite(doing))?;
-        let mut next_clock = clock.clone();
-        let value = f(&rows::Writer::new(&tx), &mut next_clock)?;
-        super::backlog::fold_if_due(&tx)?;
-        tx.commit().map_err(StoreError::sqlite(doing))?;
-        *clock = next_clock;
-        Ok(value)
     }
 }
