@@ -214,6 +214,66 @@ fn version_9_numbers_favours_items_and_products_in_the_order_of_their_creation()
 }
 
 #[test]
+fn version_10_keeps_apart_only_the_confirmed_state_of_what_the_device_changed() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v9.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::upgrade_to(&mut conn, 9).unwrap();
+        fill_version_1(&conn);
+        // As version 9 left a synced device: every pulled entity in `base` too. f0 was pulled, then
+        // edited here and the edit applied by the server (settling); f1 is posted here, not pushed yet.
+        conn.execute_batch(
+            r#"
+            INSERT INTO favours (neighbourhood_id, id, author, kind, status, category, counterpart, cell_row, cell_col, created_at, data)
+              SELECT 'n1', 'f0', 'alice', 'ask', 'open', 'cooking', NULL, NULL, NULL, 1600000000000,
+                json_set(data, '$.data.id', 'f0', '$.data.title', 'Edited here', '$.data.created_at', 1600000000000)
+              FROM favours WHERE id = 'f1';
+            INSERT INTO base (neighbourhood_id, kind, id, version, data)
+              SELECT 'n1', 'neighbourhood', 'n1', 1, data FROM neighbourhoods
+              UNION ALL SELECT 'n1', 'member', 'alice', 2, data FROM members
+              UNION ALL SELECT 'n1', 'favour', 'f0', 3, json_set(data, '$.data.title', 'As pulled') FROM favours WHERE id = 'f0';
+            INSERT INTO settling (neighbourhood_id, kind, id) VALUES ('n1', 'favour', 'f0');
+            UPDATE outbox SET touched = '[{"neighbourhood_id":"n1","kind":"favour","id":"f1"}]' WHERE seq = 2;
+            "#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let kept = |store: &Store| {
+        store
+            .read(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT kind, id, json_extract(data, '$.data.title') FROM confirmed ORDER BY id")
+                    .unwrap();
+                let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap();
+                Ok(rows.map(Result::unwrap).collect::<Vec<(String, String, Option<String>)>>())
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        kept(&store),
+        [("favour".into(), "f0".into(), Some("As pulled".into())), ("favour".into(), "f1".into(), None)],
+        "the settling favour as pulled, the pending post as one the server has not"
+    );
+    // Refused, the post is rolled back to the server's state (no such favour); the settling edit stays.
+    let refused = quartier_core::sync::protocol::MutationResult {
+        seq: 2,
+        outcome: quartier_core::sync::protocol::Outcome::Rejected {
+            code: quartier_core::domain::Code::NotMember,
+            message: "no".into(),
+        },
+    };
+    store.acknowledge(&[refused]).unwrap();
+    assert_eq!(store.get(&EntityKey::new("n1", EntityKind::Favour, "f1")).unwrap(), None);
+    match store.get(&EntityKey::new("n1", EntityKind::Favour, "f0")).unwrap() {
+        Some(Entity::Favour(f)) => assert_eq!(f.title, "Edited here"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(kept(&store), [("favour".into(), "f0".into(), Some("As pulled".into()))]);
+}
+
+#[test]
 fn a_database_from_a_newer_quartier_is_refused_untouched() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("new.db");

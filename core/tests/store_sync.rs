@@ -457,3 +457,150 @@ fn a_server_that_does_not_say_what_it_answered_is_pulled_as_before() {
     assert_eq!(product(&phone, "n1", "radish").stock, 17);
     assert_eq!(phone.pending_count().unwrap(), 0);
 }
+
+/// The rows of the store's `confirmed` table (the confirmed state kept apart for what this device
+/// changed), as (kind, id, whether the server has the entity).
+fn kept_apart(dir: &TempDir, name: &str) -> Vec<(String, String, bool)> {
+    let conn = rusqlite::Connection::open(dir.path().join(format!("{name}.db"))).unwrap();
+    let mut stmt =
+        conn.prepare("SELECT kind, id, data IS NOT NULL FROM confirmed ORDER BY kind, id").unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn only_what_the_device_changed_is_kept_apart_from_the_replica() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    // Pulled and not changed here since: the replica is the confirmed state, nothing is kept twice.
+    assert_eq!(kept_apart(&dir, "tablet"), vec![]);
+    assert_eq!(kept_apart(&dir, "phone"), vec![]);
+    // A sale of a pulled product keeps its confirmed state; a new product is one the server has not.
+    tablet.mutate("n1", adjust("radish", -2)).unwrap();
+    tablet
+        .mutate(
+            "n1",
+            ProductAdd {
+                id: "leek".into(),
+                stall_id: "stall-n1".into(),
+                name: "Poireau".into(),
+                unit: "kg".into(),
+                price_cents: 300,
+                stock: 4,
+                available_today: true,
+            },
+        )
+        .unwrap();
+    tablet.mutate("n1", adjust("leek", -1)).unwrap();
+    let expected =
+        vec![("product".to_owned(), "leek".to_owned(), false), ("product".into(), "radish".into(), true)];
+    assert_eq!(kept_apart(&dir, "tablet"), expected);
+    // Applied: kept until the pull brings the server's state, then dropped.
+    push(&tablet, &mut server);
+    assert_eq!(kept_apart(&dir, "tablet"), expected);
+    pull(&tablet, &server, "n1", 100);
+    assert_eq!(kept_apart(&dir, "tablet"), vec![]);
+    assert_eq!(product(&tablet, "n1", "leek").stock, 3);
+    // Refused: rolled back to the kept state at once, and nothing is kept after.
+    phone.mutate("n1", adjust("radish", -10)).unwrap();
+    assert_eq!(kept_apart(&dir, "phone").len(), 1);
+    let results = push(&phone, &mut server);
+    assert!(matches!(&results[0].outcome, Outcome::Rejected { .. }), "{results:?}");
+    assert_eq!(product(&phone, "n1", "radish").stock, 10);
+    assert_eq!(kept_apart(&dir, "phone"), vec![]);
+}
+
+/// A seeded xorshift: the same story every run.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn random_stories_of_two_devices_end_with_the_servers_state() {
+    for seed in 1..=12_u64 {
+        let dir = TempDir::new().unwrap();
+        let (phone, tablet, mut server) = market(&dir);
+        let devices = [&phone, &tablet];
+        let mut dice = Dice(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut products = vec!["radish".to_owned()];
+        for step in 0..150 {
+            let device = devices[dice.below(2) as usize];
+            let id = products[dice.below(products.len() as u64) as usize].clone();
+            // Refused at once on the device (not enough stock, removed product): nothing to push.
+            let _ = match dice.below(12) {
+                0..=3 => device.mutate("n1", adjust(&id, dice.below(7) as i64 - 4)).map(drop),
+                4 => device
+                    .mutate("n1", ProductSetPrice { id, price_cents: 100 + dice.below(50) as i64 })
+                    .map(drop),
+                5 => device.mutate("n1", ProductStocktake { id, count: dice.below(9) as i64 }).map(drop),
+                6 if dice.below(3) == 0 => device.mutate("n1", ProductRemove { id }).map(drop),
+                6 => {
+                    let id = format!("p{seed}-{step}");
+                    products.push(id.clone());
+                    let add = ProductAdd {
+                        id,
+                        stall_id: "stall-n1".into(),
+                        name: "Navet".into(),
+                        unit: "bunch".into(),
+                        price_cents: 120,
+                        stock: dice.below(6) as i64,
+                        available_today: true,
+                    };
+                    device.mutate("n1", add).map(drop)
+                }
+                7 | 8 => {
+                    push(device, &mut server);
+                    Ok(())
+                }
+                9 => {
+                    push_and_lose_the_answer(device, &mut server);
+                    Ok(())
+                }
+                10 => {
+                    pull(device, &server, "n1", 1 + dice.below(4));
+                    Ok(())
+                }
+                // Online for a moment: every answer heard, then everything pulled. Nothing of its own
+                // is left on top, so the device shows exactly what the server has.
+                _ => {
+                    push(device, &mut server);
+                    pull(device, &server, "n1", 1 + dice.below(4));
+                    let name = if std::ptr::eq(device, &phone) { "phone" } else { "tablet" };
+                    assert_in_step(
+                        device,
+                        &server,
+                        &kept_apart(&dir, name),
+                        &format!("seed {seed}, step {step}"),
+                    );
+                    Ok(())
+                }
+            };
+        }
+        for (device, name) in [(&phone, "phone"), (&tablet, "tablet")] {
+            push(device, &mut server);
+            pull(device, &server, "n1", 100);
+            assert_in_step(device, &server, &kept_apart(&dir, name), &format!("seed {seed}, the end"));
+        }
+    }
+}
+
+/// A device with nothing pending that has pulled everything shows the server's state, and keeps
+/// nothing apart (`kept` is its `confirmed` table).
+fn assert_in_step(device: &Store, server: &Confirmed, kept: &[(String, String, bool)], when: &str) {
+    let mut confirmed: Vec<Entity> =
+        server.state.entities().filter(|e| e.key().neighbourhood_id == "n1").cloned().collect();
+    confirmed.sort_by_key(Entity::key);
+    let name = &device.identity().device_id;
+    assert_eq!(device.pending_count().unwrap(), 0, "{when}: {name}");
+    assert_eq!(device.replica("n1").unwrap(), confirmed, "{when}: the replica of {name}");
+    assert_eq!(kept, &[], "{when}: {name} keeps nothing apart");
+}

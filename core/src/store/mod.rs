@@ -274,6 +274,7 @@ impl Store {
                 domain::ApplyError::Rejected(rejection) => StoreError::Rejected(rejection),
                 domain::ApplyError::View(view) => view.into(),
             })?;
+            sync_state::keep_confirmed(w, &effects)?;
             rows::write_effects(w, &effects)?;
             sync_state::append_to_outbox(w, &mutation, &effects, now)?;
             Ok(Applied { mutation, effects })

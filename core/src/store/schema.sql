@@ -1,4 +1,4 @@
--- The schema of a new database, in one step: what migrations 001 to 009 make together, written out
+-- The schema of a new database, in one step: what migrations 001 to 010 make together, written out
 -- (`schema.rs` runs this instead of every migration on an empty database, which opens it several
 -- times faster). Each statement is the text SQLite keeps for its object, so that
 -- `tests/store_migrations.rs` can check that a database brought up to date by the migrations has the
@@ -105,13 +105,12 @@ CREATE TABLE rejected (
     dismissed        INTEGER NOT NULL DEFAULT 0
 );
 
--- Sync: the confirmed state pulled from the server, the cursors, what is settling.
-CREATE TABLE base (
+-- Sync: the confirmed state of what this device changed, the cursors, what is settling.
+CREATE TABLE confirmed (
     neighbourhood_id TEXT NOT NULL,
-    kind    TEXT NOT NULL,
-    id      TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    data    TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    data TEXT,
     PRIMARY KEY (neighbourhood_id, kind, id)
 ) WITHOUT ROWID;
 CREATE TABLE sync_cursors (

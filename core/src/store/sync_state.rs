@@ -1,17 +1,24 @@
 //! The device's side of sync, in the store: the outbox as the sync client sees it, the confirmed state
-//! pulled from the server (`base`), and the rebase that puts the pending mutations back on top of it.
+//! pulled from the server, and the rebase that puts the pending mutations back on top of it.
+//!
+//! - The replica is the confirmed state of every entity no pending or settling mutation has written.
+//!   For the others the confirmed state is kept apart, in `confirmed` (migration 010): a local
+//!   mutation copies an entity's row there before it first writes it ([`keep_confirmed`]; a row with
+//!   no data when the server has no such entity), pulls keep those copies up to date, and they are
+//!   dropped once no mutation holds their entity ([`drop_settled_copies`]). Keeping every pulled
+//!   entity twice made a pull write each one twice.
 //!
 //! - [`Store::pending`] gives the oldest mutations to push; [`Store::acknowledge`] takes the server's
 //!   answers: applied ones leave the outbox; rejected ones leave it for the `rejected` table (the inbox
 //!   shows them with their reason) and their local effects are rolled back by a rebase.
 //! - [`Store::apply_pulled`] stores a page of confirmed changes and the cursor in one transaction, so an
 //!   interrupted pull resumes where it stopped. Entities no pending mutation touched are written to the
-//!   replica at once; the others wait for the rebase at the end of the pull.
+//!   replica at once; the others wait for the rebase at the end of the pull, in `confirmed`.
 //! - Entities written by mutations the server has applied are reset to the confirmed state at the end of
 //!   the next pull (`settling`): the server may have settled them otherwise than the device guessed.
 //!   Until then those mutations are kept (`settled`): a rollback before that pull replays them first, so
 //!   that each keeps all its effects together.
-//! - The rebase resets every entity a pending mutation touched to its confirmed state, then replays the
+//! - The rebase resets every entity a pending mutation touched to its confirmed copy, then replays the
 //!   pending mutations in order with the same rules. A mutation the rules now refuse stays pending with no
 //!   local effect: the server has the last word, and its answer reaches the person either way.
 //! - A pending mutation may already be in the confirmed state: the server applied it but its answer was
@@ -139,19 +146,65 @@ fn settling_keys(conn: &Connection, neighbourhood_id: &str) -> Result<BTreeSet<E
     Ok(keys)
 }
 
-fn base_get(conn: &Connection, key: &EntityKey) -> Result<Option<Entity>> {
-    let data: Option<String> = conn
-        .prepare_cached("SELECT data FROM base WHERE neighbourhood_id = ? AND kind = ? AND id = ?")
+/// The confirmed state kept apart for an entity: `None` if none is (the replica holds it), `Some(None)`
+/// if the server has no such entity.
+fn confirmed_copy(conn: &Connection, key: &EntityKey) -> Result<Option<Option<Entity>>> {
+    let data: Option<Option<String>> = conn
+        .prepare_cached("SELECT data FROM confirmed WHERE neighbourhood_id = ? AND kind = ? AND id = ?")
         .and_then(|mut stmt| {
             stmt.query_row(params![key.neighbourhood_id, key.kind.as_str(), key.id], |row| row.get(0))
                 .optional()
         })
         .map_err(StoreError::sqlite("reading the confirmed state"))?;
-    data.map(|d| rows::parse(&d)).transpose()
+    data.map(|d| d.map(|d| rows::parse(&d)).transpose()).transpose()
+}
+
+/// Called before a mutation's effects are written, when it is made and when it is replayed: sets
+/// aside the confirmed state of each entity they write, unless it is set aside already. Until then the
+/// replica holds it (a copy with no data when the replica has no such entity: the server has none).
+pub(super) fn keep_confirmed(conn: &Connection, effects: &[Effect]) -> Result<()> {
+    for key in effects.iter().map(Effect::key) {
+        let sql = format!(
+            "INSERT OR IGNORE INTO confirmed (neighbourhood_id, kind, id, data) \
+             VALUES (?1, ?2, ?3, (SELECT data FROM {} WHERE neighbourhood_id = ?1 AND id = ?3))",
+            rows::table_of(key.kind)
+        );
+        conn.prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id]))
+            .map_err(StoreError::sqlite("keeping the confirmed state"))?;
+    }
+    Ok(())
+}
+
+/// Drops the confirmed copies of entities no pending or settling mutation holds any more: the replica
+/// is their confirmed state again (the rebase has just reset them to it).
+fn drop_settled_copies(conn: &Connection) -> Result<()> {
+    let mut held = pending_keys(conn)?;
+    held.extend(all_settling_keys(conn)?);
+    let kept: Vec<(String, String, String)> = {
+        let mut stmt = conn
+            .prepare_cached("SELECT neighbourhood_id, kind, id FROM confirmed")
+            .map_err(StoreError::sqlite("reading the confirmed state"))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(StoreError::sqlite("reading the confirmed state"))?;
+        rows.collect::<Result<_, _>>().map_err(StoreError::sqlite("reading the confirmed state"))?
+    };
+    for (nid, kind, id) in kept {
+        let still_held =
+            EntityKind::parse(&kind).is_some_and(|k| held.contains(&EntityKey::new(&nid, k, &id)));
+        if !still_held {
+            conn.prepare_cached("DELETE FROM confirmed WHERE neighbourhood_id = ? AND kind = ? AND id = ?")
+                .and_then(|mut stmt| stmt.execute(params![nid, kind, id]))
+                .map_err(StoreError::sqlite("updating the confirmed state"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Resets the given entities to their confirmed state, then replays every pending mutation in order.
-/// Returns the kinds it wrote.
+/// Returns the kinds it wrote. An entity with no confirmed copy set aside is in its confirmed state
+/// already (see [`keep_confirmed`]).
 fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<BTreeSet<EntityKind>> {
     keys.extend(pending_keys(conn)?);
     // Mutations applied by the server but not pulled yet are replayed first, on every entity they wrote.
@@ -161,9 +214,10 @@ fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> R
     }
     let mut kinds: BTreeSet<EntityKind> = keys.iter().map(|k| k.kind).collect();
     for key in &keys {
-        match base_get(conn, key)? {
-            Some(entity) => rows::put(conn, &entity)?,
-            None => rows::delete(conn, key)?,
+        match confirmed_copy(conn, key)? {
+            Some(Some(entity)) => rows::put(conn, &entity)?,
+            Some(None) => rows::delete(conn, key)?,
+            None => {}
         }
     }
     let pending: Vec<(i64, String, bool)> = {
@@ -182,6 +236,7 @@ fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> R
             Err(domain::ApplyError::Rejected(_)) => Vec::new(),
             Err(domain::ApplyError::View(view)) => return Err(view.into()),
         };
+        keep_confirmed(conn, &effects)?;
         rows::write_effects(conn, &effects)?;
         kinds.extend(effects.iter().map(|e| e.key().kind));
     }
@@ -201,6 +256,7 @@ fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> R
             Err(domain::ApplyError::Rejected(_)) => Vec::new(),
             Err(domain::ApplyError::View(view)) => return Err(view.into()),
         };
+        keep_confirmed(conn, &effects)?;
         rows::write_effects(conn, &effects)?;
         kinds.extend(effects.iter().map(|e| e.key().kind));
         let touched: BTreeSet<EntityKey> = effects.iter().map(Effect::key).collect();
@@ -320,7 +376,13 @@ impl Store {
                 set_meta(conn, "last_acked_seq", &known.max(last_acked).to_string())?;
                 set_meta(conn, "clock", &clock.last().to_string())?;
             }
-            let kinds = if rolled_back.is_empty() { BTreeSet::new() } else { rebase(conn, rolled_back, now)? };
+            let kinds = if rolled_back.is_empty() {
+                BTreeSet::new()
+            } else {
+                let kinds = rebase(conn, rolled_back, now)?;
+                drop_settled_copies(conn)?;
+                kinds
+            };
             Ok((report, kinds))
         })?;
         self.notify(kinds);
@@ -377,6 +439,12 @@ impl Store {
         let now = self.now_ms();
         let kinds = self.write_tx("saving pulled changes", |conn, clock| {
             let pending = pending_keys(conn)?;
+            // Whether any entity of the neighbourhood has its confirmed state kept apart (none, in a first
+            // pull): each change then looks for its copy to keep it up to date.
+            let any_kept: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM confirmed WHERE neighbourhood_id = ?)")
+                .and_then(|mut stmt| stmt.query_row([neighbourhood_id], |row| row.get(0)))
+                .map_err(StoreError::sqlite("reading the confirmed state"))?;
             let mut kinds = BTreeSet::new();
             let mut newest = Hlc::ZERO;
             for change in &page.changes {
@@ -388,39 +456,35 @@ impl Store {
                     )));
                 }
                 let replica = !pending.contains(&key);
-                match &change.effect {
+                let entity = match &change.effect {
                     Effect::Put { entity } => {
                         newest = newest.max(entity.updated());
-                        let data = serde_json::to_string(entity).map_err(StoreError::data("entity"))?;
-                        conn.prepare_cached(
-                            "INSERT INTO base (neighbourhood_id, kind, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5) \
-                             ON CONFLICT (neighbourhood_id, kind, id) DO UPDATE SET version = ?4, data = ?5",
-                        )
-                        .and_then(|mut stmt| {
-                            stmt.execute(params![
-                                key.neighbourhood_id,
-                                key.kind.as_str(),
-                                key.id,
-                                seq_sql(change.version),
-                                &data
-                            ])
-                        })
+                        Some(entity)
+                    }
+                    Effect::Delete { .. } => None,
+                };
+                // An entity is serialised once, for its confirmed copy and the replica.
+                let data = entity.map(serde_json::to_string).transpose().map_err(StoreError::data("entity"))?;
+                // A pending mutation's entity: the confirmed state waits in its copy for the rebase. Any
+                // other's copy (a settling mutation wrote it) follows the server's state too.
+                let keep = if replica {
+                    any_kept.then_some("UPDATE confirmed SET data = ?4 WHERE neighbourhood_id = ?1 AND kind = ?2 AND id = ?3")
+                } else {
+                    Some(
+                        "INSERT INTO confirmed (neighbourhood_id, kind, id, data) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (neighbourhood_id, kind, id) DO UPDATE SET data = ?4",
+                    )
+                };
+                if let Some(sql) = keep {
+                    conn.prepare_cached(sql)
+                        .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id, data]))
                         .map_err(StoreError::sqlite("saving pulled changes"))?;
-                        if replica {
-                            // The same JSON for the replica: an entity is serialised once.
-                            rows::put_json(conn, entity, data)?;
-                        }
-                    }
-                    Effect::Delete { key } => {
-                        conn.prepare_cached("DELETE FROM base WHERE neighbourhood_id = ? AND kind = ? AND id = ?")
-                            .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id]))
-                            .map_err(StoreError::sqlite("saving pulled changes"))?;
-                        if replica {
-                            rows::delete(conn, key)?;
-                        }
-                    }
                 }
                 if replica {
+                    match (entity, data) {
+                        (Some(entity), Some(data)) => rows::put_json(conn, entity, data)?,
+                        _ => rows::delete(conn, &key)?,
+                    }
                     kinds.insert(key.kind);
                 }
             }
@@ -471,6 +535,7 @@ impl Store {
                     conn.execute("DELETE FROM settling WHERE neighbourhood_id = ?", [neighbourhood_id])
                         .map_err(StoreError::sqlite("saving pulled changes"))?;
                 }
+                drop_settled_copies(conn)?;
             }
             Ok(kinds)
         })?;
@@ -491,7 +556,7 @@ impl Store {
             .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
             for sql in [
                 "DELETE FROM outbox WHERE neighbourhood_id = ?",
-                "DELETE FROM base WHERE neighbourhood_id = ?",
+                "DELETE FROM confirmed WHERE neighbourhood_id = ?",
                 "DELETE FROM settling WHERE neighbourhood_id = ?",
                 "DELETE FROM settled WHERE neighbourhood_id = ?",
                 "DELETE FROM sync_cursors WHERE neighbourhood_id = ?",
