@@ -128,10 +128,12 @@ fn all_settling_keys(conn: &Connection) -> Result<BTreeSet<EntityKey>> {
     Ok(keys)
 }
 
-/// The entities of a neighbourhood written by mutations the server applied since the last pull.
-fn settling_keys(conn: &Connection, neighbourhood_id: &str) -> Result<BTreeSet<EntityKey>> {
+/// The entities of a neighbourhood listed in `table`: `settling` (written by mutations the server
+/// applied since the last pull) or `confirmed` (those whose confirmed state is kept apart, see
+/// [`keep_confirmed`]).
+fn keys_in(conn: &Connection, table: &str, neighbourhood_id: &str) -> Result<BTreeSet<EntityKey>> {
     let mut stmt = conn
-        .prepare_cached("SELECT kind, id FROM settling WHERE neighbourhood_id = ?")
+        .prepare_cached(&format!("SELECT kind, id FROM {table} WHERE neighbourhood_id = ?"))
         .map_err(StoreError::sqlite("reading the sync state"))?;
     let rows = stmt
         .query_map([neighbourhood_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
@@ -439,12 +441,9 @@ impl Store {
         let now = self.now_ms();
         let kinds = self.write_tx("saving pulled changes", |conn, clock| {
             let pending = pending_keys(conn)?;
-            // Whether any entity of the neighbourhood has its confirmed state kept apart (none, in a first
-            // pull): each change then looks for its copy to keep it up to date.
-            let any_kept: bool = conn
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM confirmed WHERE neighbourhood_id = ?)")
-                .and_then(|mut stmt| stmt.query_row([neighbourhood_id], |row| row.get(0)))
-                .map_err(StoreError::sqlite("reading the confirmed state"))?;
+            // The entities of the neighbourhood whose confirmed state is kept apart (none in a first pull;
+            // as many as the changes waiting to be pushed otherwise), read once a page.
+            let kept = keys_in(conn, "confirmed", neighbourhood_id)?;
             let mut kinds = BTreeSet::new();
             let mut newest = Hlc::ZERO;
             for change in &page.changes {
@@ -467,16 +466,11 @@ impl Store {
                 let data = entity.map(serde_json::to_string).transpose().map_err(StoreError::data("entity"))?;
                 // A pending mutation's entity: the confirmed state waits in its copy for the rebase. Any
                 // other's copy (a settling mutation wrote it) follows the server's state too.
-                let keep = if replica {
-                    any_kept.then_some("UPDATE confirmed SET data = ?4 WHERE neighbourhood_id = ?1 AND kind = ?2 AND id = ?3")
-                } else {
-                    Some(
+                if !replica || kept.contains(&key) {
+                    conn.prepare_cached(
                         "INSERT INTO confirmed (neighbourhood_id, kind, id, data) VALUES (?1, ?2, ?3, ?4) \
                          ON CONFLICT (neighbourhood_id, kind, id) DO UPDATE SET data = ?4",
                     )
-                };
-                if let Some(sql) = keep {
-                    conn.prepare_cached(sql)
                         .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id, data]))
                         .map_err(StoreError::sqlite("saving pulled changes"))?;
                 }
@@ -526,7 +520,7 @@ impl Store {
                         false
                     }
                 };
-                let settled = settling_keys(conn, neighbourhood_id)?;
+                let settled = keys_in(conn, "settling", neighbourhood_id)?;
                 if !pending.is_empty() || !settled.is_empty() {
                     kinds.extend(rebase(conn, settled, now)?);
                 }
