@@ -139,6 +139,10 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
     let (mut search, mut search_baseline) = (Samples::new(), Samples::new());
     let (mut search_newest, mut search_newest_baseline) = (Samples::new(), Samples::new());
     let page = Page::new(50, 0);
+    let number: i64 = store.read(|conn| {
+        conn.query_row("SELECT number FROM neighbourhood_numbers WHERE id = ?", [NID], |row| row.get(0))
+            .map_err(StoreError::sqlite("baseline"))
+    })?;
     for _ in 0..queries {
         let cell = picker.cell();
         let filter =
@@ -148,17 +152,17 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
             return Err(format!("the nearest favours gave {} instead of 50", found.len()).into());
         }
         // Baseline: the same 50 rows read by plain SQL from the same table by its place index, in one
-        // box around the cell, without ranking.
+        // box around the cell, without ranking (the neighbourhood by its number, known beforehand).
         nearest_baseline.time(|| {
             store.read(|conn| {
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT data FROM favours WHERE neighbourhood_id = ? AND status = 'open' \
+                        "SELECT data FROM favours WHERE neighbourhood = ? AND status = 'open' \
                          AND cell_row BETWEEN ? AND ? AND cell_col BETWEEN ? AND ? LIMIT 50",
                     )
                     .map_err(StoreError::sqlite("baseline"))?;
                 let rows: Vec<String> = stmt
-                    .query_map(params![NID, cell.row - 3, cell.row + 3, cell.col - 3, cell.col + 3], |r| {
+                    .query_map(params![number, cell.row - 3, cell.row + 3, cell.col - 3, cell.col + 3], |r| {
                         r.get(0)
                     })
                     .and_then(Iterator::collect)

@@ -66,7 +66,8 @@ impl Ctx {
         let table = rows::table_of(kind);
         let ids: Vec<String> = self.store.read(|conn| {
             let sql = format!(
-                "SELECT id FROM {table} WHERE neighbourhood_id = ?1 AND (id = ?2 OR id LIKE '%' || ?2) ORDER BY id = ?2 DESC LIMIT 2"
+                "SELECT id FROM {table} WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) \
+                 AND (id = ?2 OR id LIKE '%' || ?2) ORDER BY id = ?2 DESC LIMIT 2"
             );
             let mut stmt = conn.prepare(&sql).map_err(quartier_core::store::StoreError::sqlite("finding an id"))?;
             let ids = stmt

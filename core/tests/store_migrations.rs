@@ -274,6 +274,74 @@ fn version_10_keeps_apart_only_the_confirmed_state_of_what_the_device_changed() 
 }
 
 #[test]
+fn version_11_names_each_rows_neighbourhood_by_a_number_of_this_device() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v10.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::upgrade_to(&mut conn, 10).unwrap();
+        fill_version_1(&conn);
+        // The same person in a second neighbourhood, with a favour of the same id there.
+        conn.execute_batch(
+            r#"
+            INSERT INTO neighbourhoods (neighbourhood_id, id, name, data)
+              SELECT 'n2', 'n2', 'Belleville', json_set(data, '$.data.id', 'n2', '$.data.name', 'Belleville') FROM neighbourhoods;
+            INSERT INTO members (neighbourhood_id, id, display_name, role, status, data)
+              SELECT 'n2', id, display_name, role, status, json_set(data, '$.data.neighbourhood_id', 'n2') FROM members;
+            INSERT INTO favours (neighbourhood_id, id, author, kind, status, category, counterpart, cell_row, cell_col, created_at, data)
+              SELECT 'n2', 'f1', author, kind, status, category, counterpart, cell_row, cell_col, created_at,
+                json_set(data, '$.data.neighbourhood_id', 'n2', '$.data.title', 'Des pâtes à Belleville')
+              FROM favours WHERE id = 'f1';
+            "#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let numbers = |store: &Store| {
+        store
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare("SELECT id, number FROM neighbourhood_numbers ORDER BY number").unwrap();
+                let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap();
+                Ok(rows.map(Result::unwrap).collect::<Vec<(String, i64)>>())
+            })
+            .unwrap()
+    };
+    assert_eq!(numbers(&store), [("n1".to_owned(), 1), ("n2".to_owned(), 2)]);
+    let title =
+        |store: &Store, nid: &str| match store.get(&EntityKey::new(nid, EntityKind::Favour, "f1")).unwrap() {
+            Some(Entity::Favour(f)) => Some(f.title),
+            None => None,
+            other => panic!("{other:?}"),
+        };
+    assert_eq!(title(&store, "n1").as_deref(), Some("Des pâtes pour ce soir"));
+    assert_eq!(title(&store, "n2").as_deref(), Some("Des pâtes à Belleville"));
+    let found = |store: &Store, nid: &str| {
+        let hits = store.search(nid, "pates", &SearchFilter::default(), Page::default()).unwrap();
+        hits.into_iter().map(|h| h.title).collect::<Vec<_>>()
+    };
+    assert_eq!(found(&store, "n1"), ["Des pâtes pour ce soir"]);
+    assert_eq!(found(&store, "n2"), ["Des pâtes à Belleville"]);
+    assert_eq!(store.members("n2", Page::default()).unwrap().len(), 1);
+    // Leaving one neighbourhood takes its rows and its number, and nothing of the other.
+    store.forget("n2").unwrap();
+    assert_eq!(numbers(&store), [("n1".to_owned(), 1)]);
+    assert_eq!(title(&store, "n2"), None);
+    assert_eq!(found(&store, "n2"), Vec::<String>::new());
+    assert_eq!(title(&store, "n1").as_deref(), Some("Des pâtes pour ce soir"));
+    // A neighbourhood met next gets a number of its own with its first row.
+    let founded = NeighbourhoodCreate {
+        name: "Ménilmontant".into(),
+        description: String::new(),
+        cell: None,
+        display_name: "Alice".into(),
+    };
+    store.mutate("n3", founded).unwrap();
+    assert_eq!(numbers(&store), [("n1".to_owned(), 1), ("n3".to_owned(), 2)]);
+    assert_eq!(store.members("n3", Page::default()).unwrap().len(), 1);
+}
+
+#[test]
 fn a_database_from_a_newer_quartier_is_refused_untouched() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("new.db");

@@ -314,7 +314,7 @@ fn entries(conn: &Connection, nid: &str, me: &str, now_ms: i64, offset: i32) -> 
     // Loans of my items.
     for loan in mine::<Loan>(
         conn,
-        "SELECT data FROM loans WHERE neighbourhood_id = ? AND owner = ? AND status IN ('requested', 'handed_over')",
+        "SELECT data FROM loans WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND owner = ? AND status IN ('requested', 'handed_over')",
         nid,
         me,
     )? {
@@ -354,7 +354,7 @@ fn entries(conn: &Connection, nid: &str, me: &str, now_ms: i64, offset: i32) -> 
     // Loans I asked for.
     for loan in mine::<Loan>(
         conn,
-        "SELECT data FROM loans WHERE neighbourhood_id = ? AND borrower = ? \
+        "SELECT data FROM loans WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND borrower = ? \
          AND status IN ('approved', 'declined', 'handed_over')",
         nid,
         me,
@@ -421,7 +421,7 @@ fn entries(conn: &Connection, nid: &str, me: &str, now_ms: i64, offset: i32) -> 
     // My favours that someone took up.
     for favour in mine::<Favour>(
         conn,
-        "SELECT data FROM favours WHERE neighbourhood_id = ? AND author = ? AND status = 'promised'",
+        "SELECT data FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND author = ? AND status = 'promised'",
         nid,
         me,
     )? {
@@ -449,9 +449,9 @@ fn entries(conn: &Connection, nid: &str, me: &str, now_ms: i64, offset: i32) -> 
     // Favours I did and was thanked for.
     for favour in mine::<Favour>(
         conn,
-        "SELECT data FROM favours WHERE neighbourhood_id = ?1 AND counterpart = ?2 AND kind = 'ask' \
+        "SELECT data FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND counterpart = ?2 AND kind = 'ask' \
            AND status = 'thanked' \
-         UNION ALL SELECT data FROM favours WHERE neighbourhood_id = ?1 AND author = ?2 AND kind = 'offer' \
+         UNION ALL SELECT data FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND author = ?2 AND kind = 'offer' \
            AND status = 'thanked'",
         nid,
         me,
@@ -478,7 +478,7 @@ fn entries(conn: &Connection, nid: &str, me: &str, now_ms: i64, offset: i32) -> 
     // Pre-orders waiting at my stalls.
     for order in mine::<Order>(
         conn,
-        "SELECT data FROM orders WHERE neighbourhood_id = ? AND trader = ? AND status = 'placed'",
+        "SELECT data FROM orders WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND trader = ? AND status = 'placed'",
         nid,
         me,
     )? {
@@ -502,7 +502,7 @@ fn entries(conn: &Connection, nid: &str, me: &str, now_ms: i64, offset: i32) -> 
     // My pre-orders, ready or declined.
     for order in mine::<Order>(
         conn,
-        "SELECT data FROM orders WHERE neighbourhood_id = ? AND customer = ? AND status IN ('ready', 'declined')",
+        "SELECT data FROM orders WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND customer = ? AND status IN ('ready', 'declined')",
         nid,
         me,
     )? {
@@ -538,13 +538,13 @@ fn entries(conn: &Connection, nid: &str, me: &str, now_ms: i64, offset: i32) -> 
     // names its recipient; one written before a favour changed hands is not for the new counterpart.)
     let recent: Vec<Message> = load(
         conn,
-        "SELECT m.data FROM messages m WHERE m.neighbourhood_id = ?1 AND m.sent_at >= ?3 AND m.author <> ?2 \
+        "SELECT m.data FROM messages m WHERE m.neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND m.sent_at >= ?3 AND m.author <> ?2 \
          AND CASE m.thread_kind \
-           WHEN 'favour' THEN EXISTS (SELECT 1 FROM favours f WHERE f.neighbourhood_id = ?1 \
+           WHEN 'favour' THEN EXISTS (SELECT 1 FROM favours f WHERE f.neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) \
              AND f.id = m.thread_id AND (f.author = ?2 OR f.counterpart = ?2)) \
-           WHEN 'loan' THEN EXISTS (SELECT 1 FROM loans l WHERE l.neighbourhood_id = ?1 \
+           WHEN 'loan' THEN EXISTS (SELECT 1 FROM loans l WHERE l.neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) \
              AND l.id = m.thread_id AND (l.owner = ?2 OR l.borrower = ?2)) \
-           WHEN 'order' THEN EXISTS (SELECT 1 FROM orders o WHERE o.neighbourhood_id = ?1 \
+           WHEN 'order' THEN EXISTS (SELECT 1 FROM orders o WHERE o.neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) \
              AND o.id = m.thread_id AND (o.trader = ?2 OR o.customer = ?2)) \
            ELSE 0 END \
          AND coalesce(json_extract(m.data, '$.data.recipient') = ?2, 1) \

@@ -10,7 +10,7 @@
 //! text cannot change a statement and `prepare_cached` keeps one statement per shape of filter.
 //!
 //! "Nearest first" lists ([`Store::favours`], [`Store::items`]) never scan a whole table: they read a
-//! band of latitude rows around the place through the `(neighbourhood_id, status, cell_row, cell_col)`
+//! band of latitude rows around the place through the `(neighbourhood, status, cell_row, cell_col)`
 //! indexes, widen it until the page is certainly inside, and measure exact (rounded) distances in Rust.
 //!
 //! To add a query: write a method in an `impl Store` block (here, or in a new file for a new feature),
@@ -217,7 +217,7 @@ impl Store {
         self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT id, display_name FROM members WHERE neighbourhood_id = ? AND status = 'active'",
+                    "SELECT id, display_name FROM members WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND status = 'active'",
                 )
                 .map_err(StoreError::sqlite("listing the members"))?;
             let mut ranked = stmt
@@ -318,7 +318,7 @@ impl Store {
         self.read(|conn| {
             load(
                 conn,
-                "SELECT data FROM loans WHERE neighbourhood_id = ? AND item_id = ? \
+                "SELECT data FROM loans WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND item_id = ? \
                  AND status IN ('approved', 'handed_over') ORDER BY first_day, id",
                 params![nid, item_id],
             )
@@ -371,7 +371,7 @@ impl Store {
             // A neighbourhood has a few stalls, not thousands: sorting them here keeps names with
             // accents in their place, which SQLite's collations do not.
             let mut all: Vec<Stall> =
-                load(conn, "SELECT data FROM stalls WHERE neighbourhood_id = ?", [nid])?;
+                load(conn, "SELECT data FROM stalls WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?)", [nid])?;
             all.sort_by_cached_key(|s| (sort_key(&s.name), s.id.clone()));
             let mut names = Names::new(conn, nid);
             page.slice(all)
@@ -386,7 +386,7 @@ impl Store {
         self.read(|conn| {
             let mut all: Vec<Product> = load(
                 conn,
-                "SELECT data FROM products WHERE neighbourhood_id = ? AND stall_id = ? \
+                "SELECT data FROM products WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND stall_id = ? \
                  AND removed IN (0, ?)",
                 params![nid, stall_id, include_removed],
             )?;
@@ -401,7 +401,7 @@ impl Store {
         self.read(|conn| {
             let orders: Vec<Order> = load(
                 conn,
-                "SELECT data FROM orders WHERE neighbourhood_id = ? AND stall_id = ? \
+                "SELECT data FROM orders WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND stall_id = ? \
                  AND status IN ('placed', 'confirmed', 'ready') \
                  ORDER BY pickup_day IS NULL, pickup_day, created_at, id",
                 params![nid, stall_id],
@@ -433,7 +433,7 @@ impl Store {
         self.read(|conn| {
             let messages: Vec<Message> = load(
                 conn,
-                "SELECT data FROM messages WHERE neighbourhood_id = ? AND thread_id = ? AND thread_kind = ? \
+                "SELECT data FROM messages WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND thread_id = ? AND thread_kind = ? \
                  ORDER BY sent_at, id LIMIT ? OFFSET ?",
                 params![nid, thread.id, tag(&thread.kind), page.limit, page.offset],
             )?;
@@ -450,9 +450,9 @@ fn member_view(conn: &Connection, nid: &str, id: &str) -> Result<Option<MemberVi
     let Some(member) = fetch::<Member>(conn, nid, id)? else { return Ok(None) };
     let thanks: i64 = conn
         .prepare_cached(
-            "SELECT (SELECT count(*) FROM favours WHERE neighbourhood_id = ?1 AND counterpart = ?2 \
+            "SELECT (SELECT count(*) FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND counterpart = ?2 \
                      AND kind = 'ask' AND status = 'thanked') \
-                  + (SELECT count(*) FROM favours WHERE neighbourhood_id = ?1 AND author = ?2 \
+                  + (SELECT count(*) FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND author = ?2 \
                      AND kind = 'offer' AND status = 'thanked')",
         )
         .and_then(|mut stmt| stmt.query_row(params![nid, id], |row| row.get(0)))
@@ -462,7 +462,7 @@ fn member_view(conn: &Connection, nid: &str, id: &str) -> Result<Option<MemberVi
 
 fn lent_now(conn: &Connection, nid: &str, item_id: &str) -> Result<bool> {
     conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM loans WHERE neighbourhood_id = ? AND item_id = ? \
+        "SELECT EXISTS (SELECT 1 FROM loans WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND item_id = ? \
          AND status = 'handed_over')",
     )
     .and_then(|mut stmt| stmt.query_row(params![nid, item_id], |row| row.get(0)))
@@ -565,8 +565,10 @@ pub(super) fn load<T: Stored>(conn: &Connection, sql: &str, params: impl rusqlit
 
 /// One entity of type `T`, if the replica holds it.
 pub(super) fn fetch<T: Stored>(conn: &Connection, nid: &str, id: &str) -> Result<Option<T>> {
-    let sql =
-        format!("SELECT data FROM {} WHERE neighbourhood_id = ? AND id = ?", super::rows::table_of(T::KIND));
+    let sql = format!(
+        "SELECT data FROM {} WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND id = ?",
+        super::rows::table_of(T::KIND)
+    );
     let json: Option<String> = conn
         .prepare_cached(&sql)
         .and_then(|mut stmt| stmt.query_row(params![nid, id], |row| row.get(0)).optional())
@@ -596,7 +598,7 @@ impl<'c> Names<'c> {
         }
         let name: Option<String> = self
             .conn
-            .prepare_cached("SELECT display_name FROM members WHERE neighbourhood_id = ? AND id = ?")
+            .prepare_cached("SELECT display_name FROM members WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND id = ?")
             .and_then(|mut stmt| stmt.query_row(params![self.nid, id], |row| row.get(0)).optional())
             .map_err(StoreError::sqlite("reading a member's name"))?;
         let name = name.unwrap_or_else(|| UNKNOWN_NAME.to_owned());
@@ -614,7 +616,10 @@ pub(super) struct Where {
 
 impl Where {
     pub(super) fn new(nid: &str) -> Where {
-        Where { sql: String::from("neighbourhood_id = ?"), values: vec![Value::Text(nid.to_owned())] }
+        Where {
+            sql: String::from("neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?)"),
+            values: vec![Value::Text(nid.to_owned())],
+        }
     }
 
     /// The favours a member wrote or took up. Written as the union of two index look-ups: as
@@ -622,8 +627,8 @@ impl Where {
     pub(super) fn involving(nid: &str, who: &str) -> Where {
         Where {
             sql: String::from(
-                "favours.rowid IN (SELECT rowid FROM favours WHERE neighbourhood_id = ? AND author = ? \
-                 UNION SELECT rowid FROM favours WHERE neighbourhood_id = ? AND counterpart = ?)",
+                "favours.rowid IN (SELECT rowid FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND author = ? \
+                 UNION SELECT rowid FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND counterpart = ?)",
             ),
             values: [nid, who, nid, who].map(|v| Value::Text(v.to_owned())).into(),
         }
@@ -676,7 +681,7 @@ pub(super) fn newest<T: Stored>(
 }
 
 /// Every status a favour can have: a place search names them so that the
-/// `(neighbourhood_id, status, cell_row, cell_col)` index applies. (A unit test fails if a status is
+/// `(neighbourhood, status, cell_row, cell_col)` index applies. (A unit test fails if a status is
 /// added to the domain and not here.)
 const FAVOUR_STATUSES: [FavourStatus; 5] = [
     FavourStatus::Open,

@@ -15,6 +15,10 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+/// A replica row's neighbourhood, by the id bound to the statement's next parameter: rows name it by
+/// its number on this device (migration 011).
+pub const IN_NEIGHBOURHOOD: &str = "neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?)";
+
 /// The table of each kind of entity.
 pub fn table_of(kind: EntityKind) -> &'static str {
     match kind {
@@ -52,6 +56,8 @@ fn searchable(kind: EntityKind) -> bool {
 pub struct Writer<'c> {
     conn: &'c Connection,
     next_row: std::cell::Cell<Option<i64>>,
+    /// The last neighbourhood written to, and its number (see [`Writer::number_of`]).
+    last_neighbourhood: std::cell::RefCell<Option<(String, i64)>>,
     /// Bit `kind as usize`: the last row of that kind written was new.
     last_was_new: std::cell::Cell<u32>,
 }
@@ -59,7 +65,34 @@ pub struct Writer<'c> {
 impl<'c> Writer<'c> {
     /// For a transaction that holds the write lock (`BEGIN IMMEDIATE`).
     pub fn new(conn: &'c Connection) -> Writer<'c> {
-        Writer { conn, next_row: std::cell::Cell::new(None), last_was_new: std::cell::Cell::new(0) }
+        Writer {
+            conn,
+            next_row: std::cell::Cell::new(None),
+            last_neighbourhood: std::cell::RefCell::new(None),
+            last_was_new: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The number by which the replica's rows name a neighbourhood on this device (migration 011),
+    /// given on its first row. Read once a transaction for the neighbourhood it writes to.
+    pub fn number_of(&self, neighbourhood_id: &str) -> Result<i64> {
+        if let Some((id, number)) = &*self.last_neighbourhood.borrow() {
+            if id == neighbourhood_id {
+                return Ok(*number);
+            }
+        }
+        let context = StoreError::sqlite("numbering a neighbourhood");
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO neighbourhood_numbers (id) VALUES (?)")
+            .and_then(|mut stmt| stmt.execute([neighbourhood_id]))
+            .map_err(&context)?;
+        let number: i64 = self
+            .conn
+            .prepare_cached("SELECT number FROM neighbourhood_numbers WHERE id = ?")
+            .and_then(|mut stmt| stmt.query_row([neighbourhood_id], |row| row.get(0)))
+            .map_err(context)?;
+        *self.last_neighbourhood.borrow_mut() = Some((neighbourhood_id.to_owned(), number));
+        Ok(number)
     }
 
     fn last_was_new(&self, kind: EntityKind) -> bool {
@@ -193,7 +226,7 @@ fn row_of(entity: &Entity) -> Vec<(&'static str, Value)> {
 /// The statements that write a kind's row, made once.
 #[derive(Clone, Debug)]
 struct RowSql {
-    /// Parameters: `data`, the columns of [`row_of`], then the key.
+    /// Parameters: `data`, the columns of [`row_of`], then the key (the neighbourhood by its number).
     update: String,
     /// The same parameters, then the row (a searchable kind's, see [`Writer`]).
     insert: String,
@@ -211,11 +244,11 @@ impl RowSql {
         // storing a pulled page).
         RowSql {
             update: format!(
-                "UPDATE OR FAIL {table} SET data = ?, {} WHERE neighbourhood_id = ? AND id = ?",
+                "UPDATE OR FAIL {table} SET data = ?, {} WHERE neighbourhood = ? AND id = ?",
                 sets.join(", ")
             ),
             insert: format!(
-                "INSERT OR FAIL INTO {table} (data, {}, neighbourhood_id, id{row}) VALUES (?, {placeholders}, ?, ?{next})",
+                "INSERT OR FAIL INTO {table} (data, {}, neighbourhood, id{row}) VALUES (?, {placeholders}, ?, ?{next})",
                 names.join(", ")
             ),
         }
@@ -246,7 +279,7 @@ pub fn put_json(w: &Writer<'_>, entity: &Entity, data: String) -> Result<()> {
     let context = StoreError::sqlite("saving a change");
     let mut values: Vec<Value> = vec![Value::Text(data)];
     values.extend(columns.into_iter().map(|(_, v)| v));
-    values.extend([text(&key.neighbourhood_id), text(&key.id)]);
+    values.extend([Value::Integer(w.number_of(&key.neighbourhood_id)?), text(&key.id)]);
     let update = |values: &[Value]| {
         w.prepare_cached(&sql.update).and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
     };
@@ -283,7 +316,7 @@ fn is_key_taken(e: &rusqlite::Error) -> bool {
 
 /// Removes one entity (and, by trigger, its search entry).
 pub fn delete(conn: &Connection, key: &EntityKey) -> Result<()> {
-    conn.prepare_cached(&format!("DELETE FROM {} WHERE neighbourhood_id = ? AND id = ?", table_of(key.kind)))
+    conn.prepare_cached(&format!("DELETE FROM {} WHERE {IN_NEIGHBOURHOOD} AND id = ?", table_of(key.kind)))
         .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.id]))
         .map(drop)
         .map_err(StoreError::sqlite("removing an entry"))
@@ -315,7 +348,7 @@ pub fn entities(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> 
 }
 
 pub fn get(conn: &Connection, key: &EntityKey) -> Result<Option<Entity>> {
-    let sql = format!("SELECT data FROM {} WHERE neighbourhood_id = ? AND id = ?", table_of(key.kind));
+    let sql = format!("SELECT data FROM {} WHERE {IN_NEIGHBOURHOOD} AND id = ?", table_of(key.kind));
     Ok(entities(conn, &sql, params![key.neighbourhood_id, key.id])?.pop())
 }
 
@@ -329,7 +362,7 @@ impl StateView for SqlView<'_> {
     }
 
     fn open_loans_of_item(&self, nid: &str, item_id: &str) -> Result<Vec<Loan>, ViewError> {
-        let sql = "SELECT data FROM loans WHERE neighbourhood_id = ? AND item_id = ? \
+        let sql = "SELECT data FROM loans WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND item_id = ? \
                    AND status IN ('requested', 'approved', 'handed_over')";
         Ok(entities(self.0, sql, params![nid, item_id])?
             .into_iter()
@@ -338,7 +371,7 @@ impl StateView for SqlView<'_> {
     }
 
     fn open_orders_of_stall(&self, nid: &str, stall_id: &str) -> Result<Vec<Order>, ViewError> {
-        let sql = "SELECT data FROM orders WHERE neighbourhood_id = ? AND stall_id = ? \
+        let sql = "SELECT data FROM orders WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND stall_id = ? \
                    AND status IN ('placed', 'confirmed', 'ready')";
         Ok(entities(self.0, sql, params![nid, stall_id])?
             .into_iter()
@@ -347,8 +380,7 @@ impl StateView for SqlView<'_> {
     }
 
     fn favours_taken_up_by(&self, nid: &str, member_id: &str) -> Result<Vec<Favour>, ViewError> {
-        let sql =
-            "SELECT data FROM favours WHERE neighbourhood_id = ? AND counterpart = ? AND status = 'promised'";
+        let sql = "SELECT data FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND counterpart = ? AND status = 'promised'";
         Ok(entities(self.0, sql, params![nid, member_id])?
             .into_iter()
             .filter_map(|e| if let Entity::Favour(f) = e { Some(f) } else { None })
@@ -357,19 +389,19 @@ impl StateView for SqlView<'_> {
 
     fn keys_of_member(&self, nid: &str, member_id: &str) -> Result<Vec<EntityKey>, ViewError> {
         const OWNED: &str = "
-            SELECT 'favour', id FROM favours WHERE neighbourhood_id = ?1 AND author = ?2
-            UNION SELECT 'item', id FROM items WHERE neighbourhood_id = ?1 AND owner = ?2
-            UNION SELECT 'loan', id FROM loans WHERE neighbourhood_id = ?1 AND (owner = ?2 OR borrower = ?2)
-            UNION SELECT 'stall', id FROM stalls WHERE neighbourhood_id = ?1 AND owner = ?2
-            UNION SELECT 'product', id FROM products WHERE neighbourhood_id = ?1 AND owner = ?2
-            UNION SELECT 'order', id FROM orders WHERE neighbourhood_id = ?1 AND (customer = ?2 OR trader = ?2)
-            UNION SELECT 'invitation', id FROM invitations WHERE neighbourhood_id = ?1 AND created_by = ?2
-            UNION SELECT 'message', id FROM messages WHERE neighbourhood_id = ?1 AND author = ?2";
+            SELECT 'favour', id FROM favours WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND author = ?2
+            UNION SELECT 'item', id FROM items WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND owner = ?2
+            UNION SELECT 'loan', id FROM loans WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND (owner = ?2 OR borrower = ?2)
+            UNION SELECT 'stall', id FROM stalls WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND owner = ?2
+            UNION SELECT 'product', id FROM products WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND owner = ?2
+            UNION SELECT 'order', id FROM orders WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND (customer = ?2 OR trader = ?2)
+            UNION SELECT 'invitation', id FROM invitations WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND created_by = ?2
+            UNION SELECT 'message', id FROM messages WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND author = ?2";
         let sql = format!(
             "WITH owned(kind, id) AS ({OWNED})
              SELECT kind, id FROM owned
              UNION SELECT 'message', m.id FROM messages m JOIN owned o
-                ON o.kind = m.thread_kind AND o.id = m.thread_id WHERE m.neighbourhood_id = ?1"
+                ON o.kind = m.thread_kind AND o.id = m.thread_id WHERE m.neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1)"
         );
         let mut stmt =
             self.0.prepare_cached(&sql).map_err(StoreError::sqlite("listing a member's content"))?;

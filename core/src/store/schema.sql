@@ -1,4 +1,4 @@
--- The schema of a new database, in one step: what migrations 001 to 010 make together, written out
+-- The schema of a new database, in one step: what migrations 001 to 011 make together, written out
 -- (`schema.rs` runs this instead of every migration on an empty database, which opens it several
 -- times faster). Each statement is the text SQLite keeps for its object, so that
 -- `tests/store_migrations.rs` can check that a database brought up to date by the migrations has the
@@ -21,33 +21,39 @@ CREATE TABLE outbox (
     created_at      INTEGER NOT NULL
 , touched TEXT NOT NULL DEFAULT '[]', answered INTEGER NOT NULL DEFAULT 0);
 
+-- The neighbourhoods' numbers on this device, by which the replica's rows name them (migration 011).
+CREATE TABLE neighbourhood_numbers (
+    number INTEGER PRIMARY KEY,
+    id     TEXT NOT NULL UNIQUE
+);
+
 -- The replica: one table per kind of entity, the entity as JSON in `data` beside the columns lists
 -- filter and sort on.
-CREATE TABLE neighbourhoods (
-    neighbourhood_id TEXT NOT NULL,
+CREATE TABLE "neighbourhoods" (
+    neighbourhood INTEGER NOT NULL,
     id   TEXT NOT NULL,
     name TEXT NOT NULL,
     data TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
-CREATE TABLE members (
-    neighbourhood_id TEXT NOT NULL,
+CREATE TABLE "members" (
+    neighbourhood INTEGER NOT NULL,
     id           TEXT NOT NULL,
     display_name TEXT NOT NULL,
     role         TEXT NOT NULL,
     status       TEXT NOT NULL,
     data         TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
-CREATE TABLE invitations (
-    neighbourhood_id TEXT NOT NULL,
+CREATE TABLE "invitations" (
+    neighbourhood INTEGER NOT NULL,
     id         TEXT NOT NULL,
     created_by TEXT NOT NULL,
     data       TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
-CREATE TABLE loans (
-    neighbourhood_id TEXT NOT NULL,
+CREATE TABLE "loans" (
+    neighbourhood INTEGER NOT NULL,
     id        TEXT NOT NULL,
     item_id   TEXT NOT NULL,
     owner     TEXT NOT NULL,
@@ -56,20 +62,20 @@ CREATE TABLE loans (
     first_day INTEGER NOT NULL,
     last_day  INTEGER NOT NULL,
     data      TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
-CREATE TABLE stalls (
-    neighbourhood_id TEXT NOT NULL,
+CREATE TABLE "stalls" (
+    neighbourhood INTEGER NOT NULL,
     id       TEXT NOT NULL,
     owner    TEXT NOT NULL,
     market   TEXT NOT NULL,
     cell_row INTEGER,
     cell_col INTEGER,
     data     TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
-CREATE TABLE orders (
-    neighbourhood_id TEXT NOT NULL,
+CREATE TABLE "orders" (
+    neighbourhood INTEGER NOT NULL,
     id         TEXT NOT NULL,
     stall_id   TEXT NOT NULL,
     trader     TEXT NOT NULL,
@@ -78,17 +84,17 @@ CREATE TABLE orders (
     pickup_day INTEGER,
     created_at INTEGER NOT NULL,
     data       TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
-CREATE TABLE messages (
-    neighbourhood_id TEXT NOT NULL,
+CREATE TABLE "messages" (
+    neighbourhood INTEGER NOT NULL,
     id          TEXT NOT NULL,
     thread_kind TEXT NOT NULL,
     thread_id   TEXT NOT NULL,
     author      TEXT NOT NULL,
     sent_at     INTEGER NOT NULL,
     data        TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
 CREATE TABLE inbox_seen (
     entry_key  TEXT PRIMARY KEY,
@@ -135,7 +141,7 @@ CREATE TABLE settled (
 -- name and renamed them).
 CREATE TABLE "favours" (
     rowid       INTEGER PRIMARY KEY,
-    neighbourhood_id TEXT NOT NULL,
+    neighbourhood INTEGER NOT NULL,
     id          TEXT NOT NULL,
     author      TEXT NOT NULL,
     kind        TEXT NOT NULL,
@@ -146,11 +152,11 @@ CREATE TABLE "favours" (
     cell_col    INTEGER,
     created_at  INTEGER NOT NULL,
     data        TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
 CREATE TABLE "items" (
     rowid      INTEGER PRIMARY KEY,
-    neighbourhood_id TEXT NOT NULL,
+    neighbourhood INTEGER NOT NULL,
     id         TEXT NOT NULL,
     owner      TEXT NOT NULL,
     category   TEXT NOT NULL,
@@ -159,11 +165,11 @@ CREATE TABLE "items" (
     cell_col   INTEGER,
     created_at INTEGER NOT NULL,
     data       TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
 CREATE TABLE "products" (
     rowid           INTEGER PRIMARY KEY,
-    neighbourhood_id TEXT NOT NULL,
+    neighbourhood INTEGER NOT NULL,
     id              TEXT NOT NULL,
     stall_id        TEXT NOT NULL,
     owner           TEXT NOT NULL,
@@ -172,7 +178,7 @@ CREATE TABLE "products" (
     price_cents     INTEGER NOT NULL,
     created_at      INTEGER NOT NULL,
     data            TEXT NOT NULL,
-    UNIQUE (neighbourhood_id, id)
+    UNIQUE (neighbourhood, id)
 );
 
 -- Search: rows waiting to be indexed, the texts indexed, the triggers that keep them in step
@@ -191,30 +197,30 @@ CREATE VIEW items_text AS
 CREATE VIEW products_on_sale AS
     SELECT rowid, data ->> '$.data.name' AS name, data ->> '$.data.unit' AS unit FROM products WHERE removed = 0;
 
-CREATE INDEX loans_by_item ON loans (neighbourhood_id, item_id, status);
-CREATE INDEX loans_by_owner ON loans (neighbourhood_id, owner, status);
-CREATE INDEX loans_by_borrower ON loans (neighbourhood_id, borrower, status);
-CREATE INDEX stalls_by_owner ON stalls (neighbourhood_id, owner);
-CREATE INDEX orders_by_stall ON orders (neighbourhood_id, stall_id, status);
-CREATE INDEX orders_by_customer ON orders (neighbourhood_id, customer, status);
-CREATE INDEX messages_by_thread ON messages (neighbourhood_id, thread_id, sent_at);
-CREATE INDEX messages_by_author ON messages (neighbourhood_id, author);
+CREATE INDEX loans_by_item ON loans (neighbourhood, item_id, status);
+CREATE INDEX loans_by_owner ON loans (neighbourhood, owner, status);
+CREATE INDEX loans_by_borrower ON loans (neighbourhood, borrower, status);
+CREATE INDEX stalls_by_owner ON stalls (neighbourhood, owner);
+CREATE INDEX orders_by_stall ON orders (neighbourhood, stall_id, status);
+CREATE INDEX orders_by_customer ON orders (neighbourhood, customer, status);
+CREATE INDEX messages_by_thread ON messages (neighbourhood, thread_id, sent_at);
+CREATE INDEX messages_by_author ON messages (neighbourhood, author);
 CREATE INDEX inbox_seen_by_time ON inbox_seen (shown_at);
-CREATE INDEX orders_by_time ON orders (neighbourhood_id, created_at);
-CREATE INDEX orders_by_customer_time ON orders (neighbourhood_id, customer, created_at);
-CREATE INDEX orders_by_trader ON orders (neighbourhood_id, trader, status);
-CREATE INDEX messages_by_time ON messages (neighbourhood_id, sent_at);
-CREATE INDEX favours_by_status ON favours (neighbourhood_id, status, created_at);
-CREATE INDEX favours_by_place ON favours (neighbourhood_id, status, cell_row, cell_col);
-CREATE INDEX favours_by_time ON favours (neighbourhood_id, created_at);
-CREATE INDEX favours_by_author_time ON favours (neighbourhood_id, author, created_at);
-CREATE INDEX favours_by_counterpart_time ON favours (neighbourhood_id, counterpart, created_at);
-CREATE INDEX favours_by_category_place ON favours (neighbourhood_id, category, status, cell_row, cell_col);
-CREATE INDEX items_by_place ON items (neighbourhood_id, withdrawn, cell_row, cell_col);
-CREATE INDEX items_by_time ON items (neighbourhood_id, withdrawn, created_at);
-CREATE INDEX items_by_owner_time ON items (neighbourhood_id, owner, withdrawn, created_at);
-CREATE INDEX items_by_category_place ON items (neighbourhood_id, category, withdrawn, cell_row, cell_col);
-CREATE INDEX products_by_stall ON products (neighbourhood_id, stall_id, removed);
+CREATE INDEX orders_by_time ON orders (neighbourhood, created_at);
+CREATE INDEX orders_by_customer_time ON orders (neighbourhood, customer, created_at);
+CREATE INDEX orders_by_trader ON orders (neighbourhood, trader, status);
+CREATE INDEX messages_by_time ON messages (neighbourhood, sent_at);
+CREATE INDEX favours_by_status ON favours (neighbourhood, status, created_at);
+CREATE INDEX favours_by_place ON favours (neighbourhood, status, cell_row, cell_col);
+CREATE INDEX favours_by_time ON favours (neighbourhood, created_at);
+CREATE INDEX favours_by_author_time ON favours (neighbourhood, author, created_at);
+CREATE INDEX favours_by_counterpart_time ON favours (neighbourhood, counterpart, created_at);
+CREATE INDEX favours_by_category_place ON favours (neighbourhood, category, status, cell_row, cell_col);
+CREATE INDEX items_by_place ON items (neighbourhood, withdrawn, cell_row, cell_col);
+CREATE INDEX items_by_time ON items (neighbourhood, withdrawn, created_at);
+CREATE INDEX items_by_owner_time ON items (neighbourhood, owner, withdrawn, created_at);
+CREATE INDEX items_by_category_place ON items (neighbourhood, category, withdrawn, cell_row, cell_col);
+CREATE INDEX products_by_stall ON products (neighbourhood, stall_id, removed);
 CREATE TRIGGER favours_search_delete AFTER DELETE ON favours BEGIN
     INSERT INTO favours_fts (favours_fts, rowid, title, details, category)
         SELECT 'delete', old.rowid, old.data ->> '$.data.title', old.data ->> '$.data.details', old.category

@@ -132,7 +132,7 @@ struct Source {
 const LISTED: &str = "SELECT e.id, e.data ->> '$.data.title', {text}, NULL, e.category, \
      e.cell_row, e.cell_col, {score} AS score, e.rowid \
      FROM {fts} CROSS JOIN {table} e ON e.rowid = {fts}.rowid \
-     WHERE {fts} MATCH ? AND e.neighbourhood_id = ?";
+     WHERE {fts} MATCH ? AND e.neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?)";
 
 const FAVOURS: Source = Source {
     searched: &backlog::FAVOURS,
@@ -159,8 +159,8 @@ const PRODUCTS: Source = Source {
     select: "SELECT e.id, e.data ->> '$.data.name', e.data ->> '$.data.unit', s.data ->> '$.data.name', NULL, \
              s.cell_row, s.cell_col, {score} AS score, e.rowid \
              FROM {fts} CROSS JOIN {table} e ON e.rowid = {fts}.rowid \
-             LEFT JOIN stalls s ON s.neighbourhood_id = e.neighbourhood_id AND s.id = e.stall_id \
-             WHERE {fts} MATCH ? AND e.neighbourhood_id = ?",
+             LEFT JOIN stalls s ON s.neighbourhood = e.neighbourhood AND s.id = e.stall_id \
+             WHERE {fts} MATCH ? AND e.neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?)",
     snippet: None,
     rank: "bm25({fts}, 4.0, 1.0)",
     open: "e.removed = 0",

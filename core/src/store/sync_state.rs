@@ -34,7 +34,7 @@
 
 use super::Store;
 use super::error::{Result, StoreError};
-use super::rows::{self, SqlView};
+use super::rows::{self, IN_NEIGHBOURHOOD, SqlView};
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, Mutation};
 use crate::sync::protocol::{MutationResult, Outcome, PullResponse};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -168,7 +168,8 @@ pub(super) fn keep_confirmed(conn: &Connection, effects: &[Effect]) -> Result<()
     for key in effects.iter().map(Effect::key) {
         let sql = format!(
             "INSERT OR IGNORE INTO confirmed (neighbourhood_id, kind, id, data) \
-             VALUES (?1, ?2, ?3, (SELECT data FROM {} WHERE neighbourhood_id = ?1 AND id = ?3))",
+             VALUES (?1, ?2, ?3, (SELECT data FROM {} \
+                 WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) AND id = ?3))",
             rows::table_of(key.kind)
         );
         conn.prepare_cached(&sql)
@@ -559,9 +560,11 @@ impl Store {
             }
             // The search entries go with their rows (triggers of migration 009).
             for kind in EntityKind::ALL {
-                let sql = format!("DELETE FROM {} WHERE neighbourhood_id = ?", rows::table_of(kind));
+                let sql = format!("DELETE FROM {} WHERE {IN_NEIGHBOURHOOD}", rows::table_of(kind));
                 conn.execute(&sql, [neighbourhood_id]).map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
             }
+            conn.execute("DELETE FROM neighbourhood_numbers WHERE id = ?", [neighbourhood_id])
+                .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
             Ok(EntityKind::ALL.into_iter().collect())
         })?;
         tracing::info!(
@@ -578,7 +581,7 @@ impl Store {
         self.read(|conn| {
             let mut all = Vec::new();
             for kind in EntityKind::ALL {
-                let sql = format!("SELECT data FROM {} WHERE neighbourhood_id = ?", rows::table_of(kind));
+                let sql = format!("SELECT data FROM {} WHERE {IN_NEIGHBOURHOOD}", rows::table_of(kind));
                 all.extend(rows::entities(conn, &sql, [neighbourhood_id])?);
             }
             all.sort_by_key(Entity::key);
