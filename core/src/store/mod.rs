@@ -56,16 +56,6 @@ const STATEMENT_CACHE: usize = 256;
 /// the replica's indexes; with the default, a replica of a few hundred thousand entities is read back
 /// from the file again and again. Pages are only held once read, so a small store stays small.
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
-/// Pages the write-ahead log gathers before they are copied into the database (SQLite's default is
-/// 1,000, 4 MiB). A pulled page of 5,000 entities writes more than that, so each was followed by a
-/// copy of everything it wrote; gathering several lets index pages written by one page of the pull
-/// and again by the next be copied once (≈ 5 % of storing a large pull). A local write adds a dozen
-/// pages: the log is copied every few hundred of them instead of every eighty.
-const CHECKPOINT_PAGES: i64 = 8_000;
-/// What the write-ahead log file is cut back to after a checkpoint, so that a large pull does not
-/// leave 32 MiB of it on the phone.
-const WAL_KEPT_BYTES: i64 = 8 * 1024 * 1024;
-
 /// How hard a commit tries to reach the storage; see the module documentation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -227,10 +217,6 @@ impl Store {
         conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(StoreError::sqlite("sizing the page cache"))?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(StoreError::sqlite("setting temp_store"))?;
-        conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)
-            .map_err(StoreError::sqlite("setting the checkpoint size"))?;
-        conn.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)
-            .map_err(StoreError::sqlite("setting the checkpoint size"))?;
         if !options.read_only {
             schema::upgrade_to(&mut conn, schema::CURRENT_VERSION)?;
         }
