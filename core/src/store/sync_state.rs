@@ -264,17 +264,18 @@ fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> R
         kinds.extend(effects.iter().map(|e| e.key().kind));
         let touched: BTreeSet<EntityKey> = effects.iter().map(Effect::key).collect();
         let touched = serde_json::to_string(&touched).map_err(StoreError::data("outbox keys"))?;
-        conn.execute("UPDATE outbox SET touched = ? WHERE seq = ?", params![touched, seq])
+        conn.prepare_cached("UPDATE outbox SET touched = ? WHERE seq = ?")
+            .and_then(|mut stmt| stmt.execute(params![touched, seq]))
             .map_err(StoreError::sqlite("updating the outbox"))?;
     }
     Ok(kinds)
 }
 
 fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-        params![key, value],
     )
+    .and_then(|mut stmt| stmt.execute(params![key, value]))
     .map_err(StoreError::sqlite("saving the sync state"))?;
     Ok(())
 }
@@ -327,13 +328,15 @@ impl Store {
             let mut rolled_back = BTreeSet::new();
             let mut last_acked = 0_u64;
             for result in results {
+                // Statements made once (`prepare_cached`): a push's answers come 200 at a time.
                 let row: Option<(String, String, String, String, bool)> = conn
-                    .query_row(
-                        "SELECT neighbourhood_id, name, mutation, touched, answered FROM outbox WHERE seq = ?",
-                        [seq_sql(result.seq)],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
-                    )
-                    .optional()
+                    .prepare_cached("SELECT neighbourhood_id, name, mutation, touched, answered FROM outbox WHERE seq = ?")
+                    .and_then(|mut stmt| {
+                        stmt.query_row([seq_sql(result.seq)], |row| {
+                            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                        })
+                        .optional()
+                    })
                     .map_err(StoreError::sqlite("reading the outbox"))?;
                 let Some((nid, name, mutation, touched, answered)) = row else { continue };
                 last_acked = last_acked.max(result.seq);
@@ -343,11 +346,9 @@ impl Store {
                     Outcome::Applied if answered => report.applied += 1,
                     Outcome::Applied => {
                         report.applied += 1;
-                        conn.execute(
-                            "INSERT OR REPLACE INTO settled (seq, neighbourhood_id, mutation) VALUES (?, ?, ?)",
-                            params![seq_sql(result.seq), nid, mutation],
-                        )
-                        .map_err(StoreError::sqlite("recording the server's answers"))?;
+                        conn.prepare_cached("INSERT OR REPLACE INTO settled (seq, neighbourhood_id, mutation) VALUES (?, ?, ?)")
+                            .and_then(|mut stmt| stmt.execute(params![seq_sql(result.seq), nid, mutation]))
+                            .map_err(StoreError::sqlite("recording the server's answers"))?;
                         for key in &keys {
                             conn.prepare_cached("INSERT OR IGNORE INTO settling (neighbourhood_id, kind, id) VALUES (?, ?, ?)")
                                 .and_then(|mut stmt| stmt.execute(params![key.neighbourhood_id, key.kind.as_str(), key.id]))
@@ -370,7 +371,8 @@ impl Store {
                         });
                     }
                 }
-                conn.execute("DELETE FROM outbox WHERE seq = ?", [seq_sql(result.seq)])
+                conn.prepare_cached("DELETE FROM outbox WHERE seq = ?")
+                    .and_then(|mut stmt| stmt.execute([seq_sql(result.seq)]))
                     .map_err(StoreError::sqlite("updating the outbox"))?;
             }
             if last_acked > 0 {
