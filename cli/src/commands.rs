@@ -9,7 +9,7 @@ use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::store::queries::*;
 use quartier_core::store::search::{SearchFilter, SearchOrder};
-use quartier_core::store::{Store, new_id, rows};
+use quartier_core::store::{Store, new_id};
 use quartier_core::sync::SyncClient;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,20 +63,7 @@ impl Ctx {
                 kind.as_str()
             )));
         }
-        let table = rows::table_of(kind);
-        let ids: Vec<String> = self.store.read(|conn| {
-            let sql = format!(
-                "SELECT id FROM {table} WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) \
-                 AND (id = ?2 OR id LIKE '%' || ?2) ORDER BY id = ?2 DESC LIMIT 2"
-            );
-            let mut stmt = conn.prepare(&sql).map_err(quartier_core::store::StoreError::sqlite("finding an id"))?;
-            let ids = stmt
-                .query_map([nid.as_str(), given], |row| row.get::<_, String>(0))
-                .map_err(quartier_core::store::StoreError::sqlite("finding an id"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(quartier_core::store::StoreError::sqlite("finding an id"))?;
-            Ok(ids)
-        })?;
+        let ids = self.store.ids_ending_with(&nid, kind, given, 2)?;
         match ids.as_slice() {
             [] => {
                 Err(CliError::NotFound(format!("no {} with id {given} in this neighbourhood", kind.as_str())))

@@ -211,6 +211,30 @@ impl Store {
         })
     }
 
+    /// The ids of a neighbourhood's things of `kind` that are `end` or end with it, at most `limit`, the
+    /// one that is `end` first: for people who type the last characters of an id as a list shows it.
+    /// `end` is compared as it is (no wildcards).
+    pub fn ids_ending_with(
+        &self,
+        nid: &str,
+        kind: EntityKind,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT id FROM {} WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?1) \
+             AND substr(id, -length(?2)) = ?2 ORDER BY id = ?2 DESC, id LIMIT ?3",
+            super::rows::table_of(kind)
+        );
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::sqlite("finding an id"))?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            stmt.query_map(params![nid, end, limit], |row| row.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(StoreError::sqlite("finding an id"))
+        })
+    }
+
     /// The active members of a neighbourhood, by name (accents and case aside).
     pub fn members(&self, nid: &str, page: Page) -> Result<Vec<MemberView>> {
         let page = page.checked()?;

@@ -6,10 +6,10 @@
 //! the 32-character id was most of each of their entries); SQL that picks a neighbourhood's rows says
 //! [`IN_NEIGHBOURHOOD`], and [`Writer::number_of`] gives a new neighbourhood its number. Favours, items
 //! and products are numbered from one sequence ([`Writer`]) and their search entries, keyed by that
-//! row, kept in step with them:
-//! a new row waits to be indexed by its number (`backlog.rs`), triggers see to edits and deletes
-//! (migration 009). [`put_json`] is the one place that inserts rows: a new favour, item or product
-//! must take its number from the [`Writer`], or the search would take it for indexed.
+//! row, kept in step with them: a new row waits to be indexed by its number (`backlog.rs`), triggers
+//! see to edits and deletes (migration 009). [`put_json`] is the one place that inserts rows: a new
+//! favour, item or product must take its number from the [`Writer`], or the search would take it for
+//! indexed.
 //!
 //! To add a kind: give it a table in a new migration and an arm in [`row_of`] and [`table_of`].
 

@@ -506,3 +506,22 @@ fn a_thread_reads_oldest_first_with_its_authors_names() {
     let wrong_kind = ThreadRef { kind: ThreadKind::Favour, id: "l-lea".into() };
     assert!(d.store.thread(NID, &wrong_kind, Page::default()).unwrap().is_empty());
 }
+
+#[test]
+fn an_id_is_found_by_its_last_characters_in_its_neighbourhood_only() {
+    let mut d = Device::new(MONA);
+    d.act(LEA, ask("f-3a9c41", "Water my plants"));
+    d.act(LEA, ask("f-77a9c41", "Feed the cat"));
+    d.act(LEA, ask("a9c41", "Carry a sofa"));
+    d.found("bastille", MONA, "Mona");
+    let found = |end: &str| d.store.ids_ending_with(NID, EntityKind::Favour, end, 10).unwrap();
+    // The one that is what was typed first, then the others by id.
+    assert_eq!(found("a9c41"), ids(&["a9c41", "f-3a9c41", "f-77a9c41"]));
+    assert_eq!(found("7a9c41"), ids(&["f-77a9c41"]));
+    // Typed characters are compared as they are: no wildcards.
+    assert_eq!(found("%41"), ids(&[]));
+    assert_eq!(found("_9c41"), ids(&[]));
+    assert_eq!(d.store.ids_ending_with(NID, EntityKind::Favour, "c41", 2).unwrap().len(), 2);
+    assert_eq!(d.store.ids_ending_with(NID, EntityKind::Item, "a9c41", 10).unwrap(), ids(&[]));
+    assert_eq!(d.store.ids_ending_with("bastille", EntityKind::Favour, "a9c41", 10).unwrap(), ids(&[]));
+}
