@@ -14,7 +14,7 @@
 //! indexes, widen it until the page is certainly inside, and measure exact (rounded) distances in Rust.
 //!
 //! To add a query: write a method in an `impl Store` block (here, or in a new file for a new feature),
-//! read entities with [`load`] or [`newest`], names with [`Names`], and add any index it needs in a new
+//! read entities with `load` or `newest`, names with `Names`, and add any index it needs in a new
 //! migration (`schema.rs`).
 
 use super::Store;

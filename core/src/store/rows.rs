@@ -11,7 +11,7 @@
 //! favour, item or product must take its number from the [`Writer`], or the search would take it for
 //! indexed.
 //!
-//! To add a kind: give it a table in a new migration and an arm in [`row_of`] and [`table_of`].
+//! To add a kind: give it a table in a new migration and an arm in `row_of` and [`table_of`].
 
 use super::error::{Result, StoreError};
 use crate::domain::*;

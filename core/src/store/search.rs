@@ -15,7 +15,7 @@
 //! has no top-k), which costs time in proportion to how many things the words match.
 //!
 //! To make another kind searchable: give it a view of its texts, a search table and triggers in a new
-//! migration (as 009 does), a row in `backlog::KINDS`, and a [`Source`] below.
+//! migration (as 009 does), a row in `backlog::KINDS`, and a `Source` below.
 
 use super::Store;
 use super::backlog;
