@@ -56,6 +56,7 @@ const STATEMENT_CACHE: usize = 256;
 /// the replica's indexes; with the default, a replica of a few hundred thousand entities is read back
 /// from the file again and again. Pages are only held once read, so a small store stays small.
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
+
 /// How hard a commit tries to reach the storage; see the module documentation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -283,8 +284,11 @@ impl Store {
         Ok(applied)
     }
 
-    /// Writes effects that did not come from a local mutation (confirmed server state, during sync),
-    /// in one transaction, and tells the observers.
+    /// Writes effects straight into the replica, in one transaction, and tells the observers: for
+    /// filling a replica with state that is confirmed already (tests and benchmarks seed replicas with
+    /// it). Sync stores what it pulls with [`Store::apply_pulled`], which also keeps the confirmed
+    /// copies of what this device changed; here an entity a pending mutation wrote is overwritten and
+    /// its confirmed copy left as it was.
     pub fn write_effects(&self, effects: &[Effect]) -> Result<()> {
         self.write_tx("saving changes", |w, _| rows::write_effects(w, effects))?;
         self.notify(effects.iter().map(|e| e.key().kind).collect());

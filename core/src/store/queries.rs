@@ -19,7 +19,7 @@
 
 use super::Store;
 use super::error::{Result, StoreError};
-use super::rows::tag;
+use super::rows::{IN_NEIGHBOURHOOD, tag};
 use crate::domain::cell::DISTANCE_STEP_M;
 use crate::domain::*;
 use rusqlite::types::Value;
@@ -589,10 +589,8 @@ pub(super) fn load<T: Stored>(conn: &Connection, sql: &str, params: impl rusqlit
 
 /// One entity of type `T`, if the replica holds it.
 pub(super) fn fetch<T: Stored>(conn: &Connection, nid: &str, id: &str) -> Result<Option<T>> {
-    let sql = format!(
-        "SELECT data FROM {} WHERE neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?) AND id = ?",
-        super::rows::table_of(T::KIND)
-    );
+    let sql =
+        format!("SELECT data FROM {} WHERE {IN_NEIGHBOURHOOD} AND id = ?", super::rows::table_of(T::KIND));
     let json: Option<String> = conn
         .prepare_cached(&sql)
         .and_then(|mut stmt| stmt.query_row(params![nid, id], |row| row.get(0)).optional())
@@ -640,10 +638,7 @@ pub(super) struct Where {
 
 impl Where {
     pub(super) fn new(nid: &str) -> Where {
-        Where {
-            sql: String::from("neighbourhood = (SELECT number FROM neighbourhood_numbers WHERE id = ?)"),
-            values: vec![Value::Text(nid.to_owned())],
-        }
+        Where { sql: String::from(IN_NEIGHBOURHOOD), values: vec![Value::Text(nid.to_owned())] }
     }
 
     /// The favours a member wrote or took up. Written as the union of two index look-ups: as

@@ -62,9 +62,12 @@ pub struct Writer<'c> {
     next_row: std::cell::Cell<Option<i64>>,
     /// The last neighbourhood written to, and its number (see [`Writer::number_of`]).
     last_neighbourhood: std::cell::RefCell<Option<(String, i64)>>,
-    /// Bit `kind as usize`: the last row of that kind written was new.
+    /// Bit `kind as u32`: the last row of that kind written was new.
     last_was_new: std::cell::Cell<u32>,
 }
+
+// One bit of `Writer::last_was_new` for each kind.
+const _: () = assert!(EntityKind::ALL.len() <= 32);
 
 impl<'c> Writer<'c> {
     /// For a transaction that holds the write lock (`BEGIN IMMEDIATE`).
@@ -275,7 +278,7 @@ pub fn put(w: &Writer<'_>, entity: &Entity) -> Result<()> {
 }
 
 /// [`put`] with the entity's JSON already made (`data` must be `entity` as serde writes it): a pulled
-/// entity is written to the confirmed state and the replica from one serialisation.
+/// entity is written to the replica and, if one is kept, its confirmed copy from one serialisation.
 pub fn put_json(w: &Writer<'_>, entity: &Entity, data: String) -> Result<()> {
     let key = entity.key();
     let columns = row_of(entity);

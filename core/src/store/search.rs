@@ -88,8 +88,9 @@ pub struct SearchHit {
     pub distance_m: Option<u32>,
 }
 
-/// The kinds that can be searched, in the order ties are listed.
-pub const SEARCHABLE: [EntityKind; 3] = [EntityKind::Favour, EntityKind::Item, EntityKind::Product];
+/// The kinds that can be searched, in the order ties are listed (those the backlog indexes).
+pub const SEARCHABLE: [EntityKind; backlog::KINDS.len()] =
+    [backlog::KINDS[0].kind, backlog::KINDS[1].kind, backlog::KINDS[2].kind];
 
 /// Words beyond this many are ignored: no one types more, and each costs a lookup.
 const MAX_WORDS: usize = 16;
