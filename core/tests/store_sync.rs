@@ -10,7 +10,9 @@ use proptest::prelude::Rng;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
-use quartier_core::store::{Applied, Identity, Store, StoreOptions};
+use quartier_core::store::{
+    Applied, CommitListener, FavourFilter, FavourView, Identity, Page, Store, StoreOptions,
+};
 use quartier_core::sync::protocol::{Change, MutationResult, Outcome, PullResponse};
 use std::collections::BTreeMap;
 use tempfile::TempDir;
@@ -94,10 +96,15 @@ impl Confirmed {
 
 /// A device of `person`, and its mutations as the server receives them.
 fn device(dir: &TempDir, name: &str, person: &str) -> Store {
+    device_with(dir, name, person, StoreOptions::default().large_pull)
+}
+
+/// A device whose pulls of `large_pull` changes or more build some list indexes at their end.
+fn device_with(dir: &TempDir, name: &str, person: &str, large_pull: u64) -> Store {
     let identity = Identity { device_id: format!("{name}-device"), person_id: person.into() };
     Store::open(
         dir.path().join(format!("{name}.db")),
-        StoreOptions { identity: Some(identity), ..StoreOptions::default() },
+        StoreOptions { identity: Some(identity), large_pull, ..StoreOptions::default() },
     )
     .unwrap()
 }
@@ -183,8 +190,13 @@ fn open_market(store: &Store, nid: &str, product_id: &str, stock: i64) {
 
 /// Tom (a moderator, so he may keep a stall) with a stall and radishes, synced on his phone and tablet.
 fn market(dir: &TempDir) -> (Store, Store, Confirmed) {
-    let phone = device(dir, "phone", "tom");
-    let tablet = device(dir, "tablet", "tom");
+    market_with(dir, StoreOptions::default().large_pull)
+}
+
+/// [`market`], on devices whose pulls of `large_pull` changes or more build some indexes at their end.
+fn market_with(dir: &TempDir, large_pull: u64) -> (Store, Store, Confirmed) {
+    let phone = device_with(dir, "phone", "tom", large_pull);
+    let tablet = device_with(dir, "tablet", "tom", large_pull);
     let mut server = Confirmed::new();
     open_market(&phone, "n1", "radish", 10);
     push(&phone, &mut server);
@@ -518,7 +530,9 @@ fn only_what_the_device_changed_is_kept_apart_from_the_replica() {
 fn random_stories_of_two_devices_end_with_the_servers_state() {
     for seed in 1..=12_u8 {
         let dir = TempDir::new().unwrap();
-        let (phone, tablet, mut server) = market(&dir);
+        // Half the stories on devices for which every pull as large as their replica is a large one.
+        let large_pull = if seed % 2 == 0 { 1 } else { StoreOptions::default().large_pull };
+        let (phone, tablet, mut server) = market_with(&dir, large_pull);
         let devices = [&phone, &tablet];
         // Seeded: the same stories every run.
         let mut dice = TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]);
@@ -566,12 +580,9 @@ fn random_stories_of_two_devices_end_with_the_servers_state() {
                     push(device, &mut server);
                     pull(device, &server, "n1", dice.random_range(1..5));
                     let name = if std::ptr::eq(device, &phone) { "phone" } else { "tablet" };
-                    assert_in_step(
-                        device,
-                        &server,
-                        &kept_apart(&dir, name),
-                        &format!("seed {seed}, step {step}"),
-                    );
+                    let when = format!("seed {seed}, step {step}");
+                    assert_in_step(device, &server, &kept_apart(&dir, name), &when);
+                    assert_eq!(indexes(&dir, name), indexes(&dir, "fresh"), "{when}: {name}'s indexes");
                     Ok(())
                 }
             };
@@ -594,4 +605,149 @@ fn assert_in_step(device: &Store, server: &Confirmed, kept: &[(String, String, b
     assert_eq!(device.pending_count().unwrap(), 0, "{when}: {name}");
     assert_eq!(device.replica("n1").unwrap(), confirmed, "{when}: the replica of {name}");
     assert_eq!(kept, &[], "{when}: {name} keeps nothing apart");
+}
+
+/// The names of the indexes of a store's file, as another connection reads them; "fresh" is a store
+/// opened for the occasion.
+fn indexes(dir: &TempDir, name: &str) -> Vec<String> {
+    if name == "fresh" && !dir.path().join("fresh.db").exists() {
+        drop(device(dir, "fresh", "nobody"));
+    }
+    let conn = rusqlite::Connection::open(dir.path().join(format!("{name}.db"))).unwrap();
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' ORDER BY name").unwrap();
+    stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+/// Counts the commits an observer is told of.
+#[derive(Default)]
+struct Told(std::sync::atomic::AtomicUsize);
+
+impl CommitListener for Told {
+    fn committed(&self, _kinds: &std::collections::BTreeSet<EntityKind>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Told {
+    fn times(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Tom founds n1 on his phone and posts `n` favours there, each at a place of its own, all pushed;
+/// his tablet (whose pulls of `large_pull` changes or more are large ones) follows n1 and has pulled
+/// nothing yet.
+fn many_favours(dir: &TempDir, n: usize, large_pull: u64) -> (Store, Store, Confirmed) {
+    let phone = device(dir, "phone", "tom");
+    let tablet = device_with(dir, "tablet", "tom", large_pull);
+    let mut server = Confirmed::new();
+    let create = NeighbourhoodCreate {
+        name: "Aligre".into(),
+        description: String::new(),
+        cell: None,
+        display_name: "Tom".into(),
+    };
+    phone.mutate("n1", create).unwrap();
+    post_favours(&phone, 0..n);
+    while phone.pending_count().unwrap() > 0 {
+        push(&phone, &mut server);
+    }
+    tablet.follow("n1").unwrap();
+    (phone, tablet, server)
+}
+
+fn post_favours(store: &Store, numbers: std::ops::Range<usize>) {
+    for i in numbers {
+        let post = FavourPost {
+            id: format!("f{i:03}"),
+            kind: FavourKind::Offer,
+            title: format!("Ladder number {i}"),
+            details: String::new(),
+            category: ["diy", "garden", "kids"][i % 3].into(),
+            window: None,
+            cell: Some(Cell {
+                row: 100 + u32::try_from(i % 7).unwrap(),
+                col: 200 + u32::try_from(i % 5).unwrap(),
+            }),
+        };
+        store.mutate("n1", post).unwrap();
+    }
+}
+
+/// The nearest favours around the cells of [`post_favours`], as the apps list them.
+fn nearest(store: &Store) -> Vec<FavourView> {
+    let filter = FavourFilter { near: Some(Cell { row: 103, col: 202 }), ..FavourFilter::default() };
+    store.favours("n1", &filter, Page { limit: 200, offset: 0 }).unwrap()
+}
+
+#[test]
+fn a_large_pull_builds_the_list_indexes_it_put_off_once_at_its_end() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, server) = many_favours(&dir, 60, 20);
+    let told = std::sync::Arc::new(Told::default());
+    let listener: std::sync::Arc<dyn CommitListener> = told.clone();
+    tablet.subscribe(std::sync::Arc::downgrade(&listener));
+    let pages = server.pages("n1", "tablet-device", 0, 10);
+    assert_eq!(pages.len(), 7);
+    tablet.apply_pulled("n1", &pages[0]).unwrap();
+    // 70 changes to come and an empty replica: the place index waits, the one in time order does not.
+    let waiting = indexes(&dir, "tablet");
+    assert!(!waiting.contains(&"favours_by_place".to_owned()), "{waiting:?}");
+    assert!(waiting.contains(&"favours_by_time".to_owned()), "{waiting:?}");
+    // Lists answer the same meanwhile, only without the index; the observers are not told yet.
+    assert_eq!(nearest(&tablet).len(), 9);
+    for page in &pages[1..6] {
+        tablet.apply_pulled("n1", page).unwrap();
+    }
+    assert_eq!(told.times(), 0);
+    assert!(!indexes(&dir, "tablet").contains(&"favours_by_place".to_owned()));
+    tablet.apply_pulled("n1", &pages[6]).unwrap();
+    assert_eq!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    assert_eq!(told.times(), 1, "told once, at the end");
+    assert_eq!(nearest(&tablet).len(), 60);
+    assert_eq!(nearest(&tablet), nearest(&phone));
+}
+
+#[test]
+fn a_large_pull_cut_short_builds_its_indexes_when_the_round_ends_or_the_store_opens_again() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, server) = many_favours(&dir, 60, 20);
+    let pages = server.pages("n1", "tablet-device", 0, 10);
+    tablet.apply_pulled("n1", &pages[0]).unwrap();
+    tablet.apply_pulled("n1", &pages[1]).unwrap();
+    assert_ne!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    // The sync round ends (its deadline, the network): the indexes are built, once.
+    assert!(tablet.build_deferred_indexes().unwrap());
+    assert!(!tablet.build_deferred_indexes().unwrap());
+    assert_eq!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    // The next round goes on (still more to come than the replica holds), and the app is killed.
+    tablet.apply_pulled("n1", &pages[2]).unwrap();
+    assert_ne!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    drop(tablet);
+    let tablet = device_with(&dir, "tablet", "tom", 20);
+    assert_eq!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    pull(&tablet, &server, "n1", 10);
+    assert_eq!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    assert_eq!(nearest(&tablet), nearest(&phone));
+}
+
+#[test]
+fn a_pull_smaller_than_the_replica_keeps_its_indexes() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = many_favours(&dir, 60, 20);
+    pull(&tablet, &server, "n1", 10);
+    post_favours(&phone, 60..85);
+    while phone.pending_count().unwrap() > 0 {
+        push(&phone, &mut server);
+    }
+    let told = std::sync::Arc::new(Told::default());
+    let listener: std::sync::Arc<dyn CommitListener> = told.clone();
+    tablet.subscribe(std::sync::Arc::downgrade(&listener));
+    // 25 changes to come: over `large_pull`, but fewer than the replica's 62 rows.
+    for page in server.pages("n1", "tablet-device", tablet.sync_cursor("n1").unwrap(), 10) {
+        tablet.apply_pulled("n1", &page).unwrap();
+        assert_eq!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    }
+    assert_eq!(told.times(), 3, "told after each page");
+    assert_eq!(nearest(&tablet), nearest(&phone));
 }

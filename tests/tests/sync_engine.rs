@@ -137,3 +137,76 @@ async fn long_pushes_go_compressed_and_the_server_reads_them() {
     assert_eq!(proxy.stats().gzipped, 1);
     assert!(server.entity(&EntityKey::new("n1", EntityKind::Favour, "short")).is_some());
 }
+
+/// The names of the indexes of a store's database file.
+fn indexes(database: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(database).unwrap();
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' ORDER BY name").unwrap();
+    stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+/// A first pull of a large neighbourhood stores its rows without some list indexes and builds them at
+/// its end; cut short by the network, the round builds them as it ends, so that the app's lists never
+/// stay without them between rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_first_pull_cut_short_leaves_the_lists_indexed() {
+    use quartier_e2e::fault_proxy::{FaultProxy, Faults, PausePoint, Resume};
+    use quartier_server::storage::Backend;
+    let server = TestServer::start().await;
+    let alice = Device::new(&server, "alice").await;
+    alice.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
+    alice.sync().await;
+    // 10,100 favours of Alice's, written on the server as if other devices of hers had posted them:
+    // three pages, more than `StoreOptions::large_pull` to come.
+    let favours = 10_100;
+    quartier_e2e::blocking(|| {
+        server.server.backend().write(|tx| {
+            let mut version = tx.lock_neighbourhood("n1")?.unwrap();
+            for i in 0..favours {
+                version += 1;
+                let favour = Favour {
+                    neighbourhood_id: "n1".into(),
+                    id: format!("f{i:05}"),
+                    author: "alice".into(),
+                    kind: FavourKind::Offer,
+                    title: format!("Ladder number {i}"),
+                    details: String::new(),
+                    category: "diy".into(),
+                    window: None,
+                    cell: Some(Cell { row: 100 + i % 50, col: 200 + i % 40 }),
+                    status: FavourStatus::Open,
+                    counterpart: None,
+                    thanks_note: None,
+                    created_at: 1_700_000_000_000 + i64::from(i),
+                    updated: Hlc::new(1_700_000_000_000 + u64::from(i), 0, 1),
+                };
+                tx.put(&Entity::Favour(favour), version)?;
+            }
+            tx.set_neighbourhood_version("n1", version)
+        })
+    })
+    .unwrap();
+    let tablet = alice.link("tablet").await;
+    let fresh = indexes(alice.store.path());
+    let proxy = FaultProxy::start(&server.url, 1, Faults::NONE).await.unwrap();
+    let via_proxy = tablet.client_via(&proxy.url);
+    let first = proxy.pause("/v1/neighbourhoods/", PausePoint::BeforeForward);
+    let second = proxy.pause("/v1/neighbourhoods/", PausePoint::BeforeForward);
+    let round = tokio::spawn(async move { via_proxy.sync_once(Duration::from_secs(60)).await });
+    first.reached.await.unwrap();
+    first.resume.send(Resume::Go).unwrap();
+    // The second page is asked for while the first is stored; once it is, the network goes.
+    second.reached.await.unwrap();
+    until("the first page is stored", || tablet.store.sync_cursor("n1").unwrap() > 0).await;
+    let waiting = indexes(tablet.store.path());
+    assert!(!waiting.contains(&"favours_by_place".to_owned()), "{waiting:?}");
+    second.resume.send(Resume::Close).unwrap();
+    let error = round.await.unwrap().unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(indexes(tablet.store.path()), fresh, "built as the round ended");
+    // The next round pulls the rest.
+    let report = tablet.sync().await;
+    assert!(report.complete, "{report:?}");
+    assert_eq!(indexes(tablet.store.path()), fresh);
+    assert_eq!(tablet.shared_replica("n1").len(), 1 + 1 + favours as usize);
+}

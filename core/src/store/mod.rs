@@ -23,6 +23,7 @@ pub mod error;
 mod export;
 pub mod inbox;
 mod invitations;
+mod large_pull;
 pub mod observe;
 pub mod queries;
 pub mod rows;
@@ -56,6 +57,9 @@ const STATEMENT_CACHE: usize = 256;
 /// the replica's indexes; with the default, a replica of a few hundred thousand entities is read back
 /// from the file again and again. Pages are only held once read, so a small store stays small.
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
+
+/// The default of `StoreOptions::large_pull`: two pages of a pull.
+const LARGE_PULL: u64 = 10_000;
 
 /// How hard a commit tries to reach the storage; see the module documentation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +111,10 @@ pub struct StoreOptions {
     /// instrumentation and injected faults (the crash tests stop the process at SQLite's row and commit
     /// hooks). The apps leave it `None`.
     pub on_open: Option<fn(&mut Connection) -> rusqlite::Result<()>>,
+    /// A pull with at least this many changes still to come, and at least as many as the replica has
+    /// rows, builds some list indexes once at its end instead of row by row (`large_pull.rs`). Tests
+    /// lower it to pull small neighbourhoods that way.
+    pub large_pull: u64,
 }
 
 impl Default for StoreOptions {
@@ -117,6 +125,7 @@ impl Default for StoreOptions {
             identity: None,
             now: system_now_ms,
             on_open: None,
+            large_pull: LARGE_PULL,
         }
     }
 }
@@ -142,6 +151,7 @@ pub struct Store {
     path: PathBuf,
     identity: Identity,
     now: fn() -> i64,
+    large_pull: u64,
     inner: Mutex<Inner>,
     listeners: Mutex<Vec<std::sync::Weak<dyn CommitListener>>>,
 }
@@ -219,6 +229,12 @@ impl Store {
             .map_err(StoreError::sqlite("sizing the page cache"))?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(StoreError::sqlite("setting temp_store"))?;
         if !options.read_only {
+            // Before any migration, which may change an index a pull cut short had put off.
+            if version > 0 {
+                let tx = conn.transaction().map_err(StoreError::sqlite("building put-off indexes"))?;
+                large_pull::build_deferred(&tx)?;
+                tx.commit().map_err(StoreError::sqlite("building put-off indexes"))?;
+            }
             schema::upgrade_to(&mut conn, schema::CURRENT_VERSION)?;
         }
         let identity = load_identity(&conn, options)?;
@@ -227,6 +243,7 @@ impl Store {
             path: path.to_path_buf(),
             identity,
             now: options.now,
+            large_pull: options.large_pull,
             inner: Mutex::new(Inner { conn, clock }),
             listeners: Mutex::new(Vec::new()),
         })

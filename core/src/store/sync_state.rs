@@ -32,9 +32,9 @@
 //!   mutations numbered up to `answered_seq` are in the state pulled; later ones (answered to another
 //!   client of this store after the pull was read) are kept for the next pull.
 
-use super::Store;
 use super::error::{Result, StoreError};
 use super::rows::{self, IN_NEIGHBOURHOOD, SqlView};
+use super::{Store, large_pull};
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, Mutation};
 use crate::sync::protocol::{MutationResult, Outcome, PullResponse};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -442,7 +442,8 @@ impl Store {
     /// their effects are in it.
     pub fn apply_pulled(&self, neighbourhood_id: &str, page: &PullResponse) -> Result<()> {
         let now = self.now_ms();
-        let kinds = self.write_tx("saving pulled changes", |conn, clock| {
+        let (kinds, quiet) = self.write_tx("saving pulled changes", |conn, clock| {
+            let deferring = large_pull::defer_if_large(conn, page, self.large_pull)?;
             let pending = pending_keys(conn)?;
             // The entities of the neighbourhood whose confirmed state is kept apart (none in a first pull;
             // as many as the changes waiting to be pushed otherwise), read once a page.
@@ -494,6 +495,8 @@ impl Store {
             clock.observe(newest);
             set_meta(conn, "clock", &clock.last().to_string())?;
             if !page.more {
+                // Before the rebase: the rules' reads use them.
+                kinds.extend(large_pull::build_deferred(conn)?);
                 // The confirmed state now holds what the server had answered when it read this page:
                 // those mutations are not replayed again, whether their answer came or not.
                 let still_settling = match page.answered_seq {
@@ -534,10 +537,27 @@ impl Store {
                 }
                 drop_settled_copies(conn)?;
             }
-            Ok(kinds)
+            Ok((kinds, deferring && page.more))
         })?;
-        self.notify(kinds);
+        // A large pull's pages are not shown one by one: the lists would be read again after each
+        // without the indexes it put off. They are when it ends.
+        if !quiet {
+            self.notify(kinds);
+        }
         Ok(())
+    }
+
+    /// Builds the list indexes that a large pull cut short (its deadline, the network) put off
+    /// (`large_pull.rs`), and tells the observers; nothing if none wait. The sync round calls it as it
+    /// ends. Whether any were built.
+    pub fn build_deferred_indexes(&self) -> Result<bool> {
+        if !self.read(large_pull::deferred)? {
+            return Ok(false);
+        }
+        let kinds = self.write_tx("building put-off indexes", |conn, _| large_pull::build_deferred(conn))?;
+        let built = !kinds.is_empty();
+        self.notify(kinds.into_iter().collect());
+        Ok(built)
     }
 
     /// Forgets a neighbourhood the person no longer belongs to (they left, or a moderator removed them):

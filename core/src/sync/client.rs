@@ -477,7 +477,17 @@ impl SyncClient {
         let _one_at_a_time = self.round.lock().await;
         let deadline = Instant::now() + budget;
         self.update_status(|s| s.syncing = true);
-        let result = self.round(deadline).await;
+        let mut result = self.round(deadline).await;
+        // A large pull cut short put list indexes off: they are built now, not left for the next round.
+        let store = Arc::clone(&self.store);
+        if let Err(e) =
+            joined(tokio::task::spawn_blocking(move || store.build_deferred_indexes().map(drop)).await)
+        {
+            tracing::warn!(error = %e, "the list indexes a large pull put off could not be built");
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
         let pending = self.store.pending_count().unwrap_or(0);
         let now = self.store.now_ms();
         self.update_status(|s| {
