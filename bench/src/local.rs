@@ -41,8 +41,8 @@ pub fn seed_replica(store: &Store, counts: Counts, seed: u64) -> Result<()> {
     }
 }
 
-/// A plain rusqlite database with one table shaped like the store's `favours` (same columns, same
-/// indexes): the baseline of a local write.
+/// A plain rusqlite database with one table shaped like the store's first `favours` (its columns,
+/// four list indexes): the baseline of a cold open.
 fn plain_db(path: &Path, durability: Durability) -> Result<Connection> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -60,6 +60,17 @@ fn plain_db(path: &Path, durability: Durability) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A plain rusqlite database with the store's own tables (`schema::upgrade_to`, nothing else of the
+/// store): the baseline of a local write inserts a favour's row into its `favours` table, with the
+/// same key and list indexes as the store's, and nothing more.
+fn plain_like_the_store(path: &Path, durability: Durability) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
+    quartier_core::store::schema::upgrade_to(&mut conn, quartier_core::store::schema::CURRENT_VERSION)?;
+    Ok(conn)
+}
+
 /// Local write figures at one durability.
 #[derive(Debug, Clone)]
 pub struct LocalWrite {
@@ -74,7 +85,7 @@ pub fn local_write(dir: &Path, n: usize, durability: Durability) -> Result<Local
     let tag = if durability == Durability::Full { "full" } else { "normal" };
     let store = open_store(&dir.join(format!("write-{tag}.db")), durability)?;
     seed_replica(&store, Counts { members: 50, favours: 0, items: 0, products: 0 }, 1)?;
-    let mut plain = plain_db(&dir.join(format!("plain-{tag}.db")), durability)?;
+    let mut plain = plain_like_the_store(&dir.join(format!("plain-{tag}.db")), durability)?;
     let (mut quartier, mut baseline) = (Samples::new(), Samples::new());
     let cell = data::home();
     for i in 0..n {
@@ -89,11 +100,10 @@ pub fn local_write(dir: &Path, n: usize, durability: Durability) -> Result<Local
         baseline.time(|| -> Result<()> {
             let tx = plain.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.prepare_cached(
-                "INSERT INTO favours (neighbourhood_id, id, author, kind, status, category, counterpart, \
-                 cell_row, cell_col, created_at, data) VALUES (?, ?, ?, 'ask', 'open', ?, NULL, ?, ?, ?, ?)",
+                "INSERT INTO favours (neighbourhood, id, author, kind, status, category, counterpart, \
+                 cell_row, cell_col, created_at, data) VALUES (1, ?, ?, 'ask', 'open', ?, NULL, ?, ?, ?, ?)",
             )?
             .execute(params![
-                favour.neighbourhood_id,
                 favour.id,
                 favour.author,
                 favour.category,
