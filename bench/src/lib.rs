@@ -116,7 +116,10 @@ pub fn run(sizes: &Sizes, work: &Path, device_exe: &Path) -> Result<Vec<Row>> {
             rows.push(Row {
                 name: format!("Local write, synchronous={durability:?} (median of {})", w.quartier.len()),
                 measured: format!("{:.0} µs", us(q)),
-                baseline: format!("{:.0} µs plain rusqlite insert+commit of its row, the store's table", us(b)),
+                baseline: format!(
+                    "{:.0} µs plain rusqlite insert+commit of its row, the store's table",
+                    us(b)
+                ),
                 ratio: ratio(us(q), us(b)),
                 target: "≤ 1.5×".into(),
                 met: ratio(us(q), us(b)).map(|r| r <= 1.5),

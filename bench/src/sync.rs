@@ -296,8 +296,9 @@ async fn register(http: &reqwest::Client, url: &str, device_id: &str, person_id:
     Ok(response.json::<RegisterResponse>().await?.token)
 }
 
-/// `n` favours posted offline, then the outbox pushed in batches of 200 (as the sync client does), each
-/// answer acknowledged in the store; then checks on the server that each was applied exactly once.
+/// `n` favours posted offline, then the outbox pushed by the sync client (`SyncClient::push_pending`:
+/// batches of 200, compressed, each batch's answers stored while the next is on its way); then checks
+/// on the server that each was applied exactly once.
 pub fn week_offline(dir: &Path, n: usize) -> Result<WeekOffline> {
     let server = BenchServer::start(dir, Db::Sqlite, 2)?;
     server.seed(&mut Generator::new(Counts { members: 100, favours: 0, items: 0, products: 0 }, 3), NID)?;
@@ -307,27 +308,16 @@ pub fn week_offline(dir: &Path, n: usize) -> Result<WeekOffline> {
         store.mutate(NID, data::favour_post(&format!("week{i:06}"), "Help carry boxes", data::home()))?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let http = reqwest::Client::new();
     let me = local::me();
-    let token = runtime.block_on(register(&http, &server.url, &me.device_id, &me.person_id))?;
+    let store = Arc::new(store);
+    let secrets = Arc::new(FileSecretStore::new(dir.join("week-secrets.json")));
+    let client = SyncClient::new(store.clone(), &server.url, secrets)?;
+    runtime.block_on(client.register())?;
     let start = Instant::now();
-    runtime.block_on(async {
-        loop {
-            let batch = store.pending(200)?;
-            if batch.is_empty() {
-                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(());
-            }
-            let response = http
-                .post(format!("{}/v1/push", server.url))
-                .bearer_auth(&token)
-                .json(&PushRequest { mutations: batch })
-                .send()
-                .await?
-                .error_for_status()?;
-            let answered: PushResponse = response.json().await?;
-            store.acknowledge(&answered.results)?;
-        }
-    })?;
+    let report = runtime.block_on(client.push_pending(Duration::from_secs(600)))?;
+    if !report.complete || report.pushed != n {
+        return Err(format!("{} of {n} pushed (complete: {})", report.pushed, report.complete).into());
+    }
     let push = start.elapsed();
     // Exactly once: every seq has one outcome, applied, and the server holds each favour once.
     let applied = server.server.backend().read(|tx| -> std::result::Result<usize, StorageError> {

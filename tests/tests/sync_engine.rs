@@ -7,6 +7,7 @@ use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::sync::SyncStatus;
 use quartier_core::sync::client::StatusListener;
+use quartier_core::sync::protocol::Outcome;
 use quartier_e2e::fixtures::neighbourhood;
 use quartier_e2e::{Device, TestServer};
 use std::sync::{Arc, Mutex};
@@ -90,6 +91,28 @@ async fn a_round_cut_short_by_its_budget_is_finished_by_the_next() {
     assert_eq!(report.pushed, 451);
     assert_eq!(alice.store.pending_count().unwrap(), 0);
     assert_eq!(alice.shared_replica("n1").len(), 1 + 1 + 450, "the neighbourhood, Alice and her favours");
+}
+
+/// Pushing alone sends the whole outbox, batch after batch (each batch's answers stored while the
+/// next is on its way), and pulls nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushing_alone_sends_every_batch_in_order_and_pulls_nothing() {
+    let server = TestServer::start().await;
+    let alice = Device::new(&server, "alice").await;
+    alice.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
+    for i in 0..650 {
+        alice.act("n1", ask(&format!("f{i}"))).unwrap();
+    }
+    let report = alice.client.push_pending(Duration::from_secs(60)).await.unwrap();
+    assert_eq!((report.pushed, report.complete), (651, true));
+    assert_eq!(alice.store.pending_count().unwrap(), 0);
+    for seq in 1..=651 {
+        assert_eq!(server.outcome("alice-device", seq), Some(Outcome::Applied), "seq {seq}");
+    }
+    assert_eq!(alice.store.sync_cursor("n1").unwrap(), 0, "nothing pulled");
+    let report = alice.client.sync_once(Duration::from_secs(30)).await.unwrap();
+    assert_eq!((report.pushed, report.complete), (0, true));
+    assert_eq!(alice.shared_replica("n1").len(), 1 + 1 + 650);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -283,12 +283,20 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
 impl Store {
     /// The oldest mutations waiting to be pushed, at most `limit`, in sequence order.
     pub fn pending(&self, limit: usize) -> Result<Vec<Mutation>> {
+        self.pending_after(0, limit)
+    }
+
+    /// [`Store::pending`] numbered above `after`: the next batch of a push whose earlier batches'
+    /// answers are still being recorded.
+    pub fn pending_after(&self, after: u64, limit: usize) -> Result<Vec<Mutation>> {
         self.read(|conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT mutation FROM outbox ORDER BY seq LIMIT ?")
+                .prepare_cached("SELECT mutation FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
                 .map_err(StoreError::sqlite("reading the outbox"))?;
             let rows = stmt
-                .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get::<_, String>(0))
+                .query_map(params![seq_sql(after), i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+                    row.get::<_, String>(0)
+                })
                 .map_err(StoreError::sqlite("reading the outbox"))?;
             rows.map(|row| {
                 let json = row.map_err(StoreError::sqlite("reading the outbox"))?;

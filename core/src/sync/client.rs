@@ -6,7 +6,8 @@
 //! and jitter after failures, whatever the app does. Each step stores its progress before the next one
 //! starts, so a round cut short (budget, network, the process killed) loses nothing and the next round
 //! resumes where it stopped: a push is answered per mutation and retried safely (the server applies a
-//! mutation once), and a pull stores each page with its cursor (on a blocking thread, while the next
+//! mutation once; a batch's answers are stored while the next batch is on its way, and
+//! [`SyncClient::push_pending`] pushes without pulling), and a pull stores each page with its cursor (on a blocking thread, while the next
 //! page, asked from that cursor, is on its way; pages are as large as the server gives, `PULL_PAGE`).
 //!
 //! Every call is safe to ask again when its answer is lost: registering (the device draws its token
@@ -286,14 +287,27 @@ enum Pulled {
     Left,
 }
 
-/// The result of storing a page on a blocking thread. A panic there goes on unwinding here, as it
+/// The result of storing something on a blocking thread. A panic there goes on unwinding here, as it
 /// would have without the thread (the FFI layer catches it).
-fn joined(stored: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), SyncError> {
+fn joined<T>(stored: Result<Result<T, StoreError>, tokio::task::JoinError>) -> Result<T, SyncError> {
     match stored {
         Ok(result) => Ok(result?),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(SyncError::Offline(format!("storing a pulled page was cancelled ({e})"))),
+        Err(e) => Err(SyncError::Offline(format!("storing what the server sent was cancelled ({e})"))),
     }
+}
+
+/// Waits for a push's answers to be stored, if some are on their way, and counts them in `report`.
+async fn record(
+    storing: Option<tokio::task::JoinHandle<Result<crate::store::AckReport, StoreError>>>,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    if let Some(storing) = storing {
+        let ack = joined(storing.await)?;
+        report.pushed += ack.applied + ack.rejected.len();
+        report.rejected.extend(ack.rejected);
+    }
+    Ok(())
 }
 
 fn offline(error: reqwest::Error) -> SyncError {
@@ -505,40 +519,23 @@ impl SyncClient {
         result
     }
 
+    /// Pushes what waits in the outbox, without pulling: [`SyncClient::sync_once`]'s first half, for a
+    /// device that only needs its changes sent (a trader back in range, say). `complete` says whether
+    /// the outbox was emptied within `budget`.
+    pub async fn push_pending(&self, budget: Duration) -> Result<SyncReport, SyncError> {
+        let _one_at_a_time = self.round.lock().await;
+        let deadline = Instant::now() + budget;
+        let token = self.token()?;
+        let mut report = SyncReport::default();
+        report.complete = self.push_outbox(&token, deadline, &mut report).await?;
+        Ok(report)
+    }
+
     async fn round(&self, deadline: Instant) -> Result<SyncReport, SyncError> {
         let token = self.token()?;
         let mut report = SyncReport::default();
-        // Push: the outbox in order, in batches; each answer is stored before the next batch goes.
-        let mut filled_gap_at = None;
-        loop {
-            let batch = self.store.pending(PUSH_BATCH)?;
-            let Some(first) = batch.first().map(|m| m.seq) else {
-                break;
-            };
-            if Instant::now() >= deadline {
-                return Ok(report);
-            }
-            let results = match self.push(&token, batch, deadline).await? {
-                Pushed::Answered(results) if results.is_empty() => {
-                    return Err(SyncError::Protocol("the server answered a push with no outcome".into()));
-                }
-                Pushed::Answered(results) => results,
-                // What came before the gap was answered: acknowledged, and the next push starts at it.
-                Pushed::Gap(gap) if !gap.results.is_empty() => gap.results,
-                Pushed::Gap(gap) if gap.found < gap.expected => return Err(self.numbers_went_back(&gap)),
-                Pushed::Gap(gap) => {
-                    // Once per gap: if the same gap comes back, filling it did not work.
-                    if gap.found != first || filled_gap_at == Some(gap.expected) {
-                        return Err(self.real_gap(&gap));
-                    }
-                    self.fill_gap(&token, &gap, deadline).await?;
-                    filled_gap_at = Some(gap.expected);
-                    continue;
-                }
-            };
-            let ack = self.store.acknowledge(&results)?;
-            report.pushed += ack.applied + ack.rejected.len();
-            report.rejected.extend(ack.rejected);
+        if !self.push_outbox(&token, deadline, &mut report).await? {
+            return Ok(report);
         }
         // Pull: each neighbourhood, page by page, each page stored with its cursor. The last page also
         // says up to which number the server has answered this device, so that the store does not
@@ -587,6 +584,68 @@ impl SyncClient {
         }
         report.complete = true;
         Ok(report)
+    }
+
+    /// Pushes the outbox in order, in batches; whether it was emptied before `deadline`. A batch's
+    /// answers are stored (on a blocking thread) while the next batch is on its way: the server
+    /// answered the first before the second leaves, so it still gets them in order, and answers not
+    /// stored when the push stops (the process killed) are asked again by the next push and answered
+    /// the same (the server applies a mutation once).
+    async fn push_outbox(
+        &self,
+        token: &str,
+        deadline: Instant,
+        report: &mut SyncReport,
+    ) -> Result<bool, SyncError> {
+        let mut filled_gap_at = None;
+        // The last number answered in this push: the next batch starts after it.
+        let mut answered_up_to = 0;
+        let mut storing = None;
+        let pushed = loop {
+            let batch = match self.store.pending_after(answered_up_to, PUSH_BATCH) {
+                Ok(batch) => batch,
+                Err(e) => break Err(e.into()),
+            };
+            let Some(first) = batch.first().map(|m| m.seq) else {
+                break Ok(true);
+            };
+            if Instant::now() >= deadline {
+                break Ok(false);
+            }
+            let (stored, answered) =
+                tokio::join!(record(storing.take(), report), self.push(token, batch, deadline));
+            if let Err(e) = stored {
+                break Err(e);
+            }
+            let results = match answered {
+                Err(e) => break Err(e),
+                Ok(Pushed::Answered(results)) if results.is_empty() => {
+                    break Err(SyncError::Protocol("the server answered a push with no outcome".into()));
+                }
+                Ok(Pushed::Answered(results)) => results,
+                // What came before the gap was answered: acknowledged, and the next push starts at it.
+                Ok(Pushed::Gap(gap)) if !gap.results.is_empty() => gap.results,
+                Ok(Pushed::Gap(gap)) if gap.found < gap.expected => break Err(self.numbers_went_back(&gap)),
+                Ok(Pushed::Gap(gap)) => {
+                    // Once per gap: if the same gap comes back, filling it did not work.
+                    if gap.found != first || filled_gap_at == Some(gap.expected) {
+                        break Err(self.real_gap(&gap));
+                    }
+                    if let Err(e) = self.fill_gap(token, &gap, deadline).await {
+                        break Err(e);
+                    }
+                    filled_gap_at = Some(gap.expected);
+                    continue;
+                }
+            };
+            answered_up_to = results.iter().map(|r| r.seq).max().unwrap_or(answered_up_to);
+            let store = Arc::clone(&self.store);
+            storing = Some(tokio::task::spawn_blocking(move || store.acknowledge(&results)));
+        };
+        // However the push stopped, the answers on their way to the store are stored; the push's own
+        // error comes first.
+        let stored = record(storing, report).await;
+        pushed.and_then(|complete| stored.map(|()| complete))
     }
 
     /// Fetches the page of `neighbourhood`'s changes after `after`.
