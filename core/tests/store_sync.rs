@@ -751,3 +751,34 @@ fn a_pull_smaller_than_the_replica_keeps_its_indexes() {
     assert_eq!(told.times(), 3, "told after each page");
     assert_eq!(nearest(&tablet), nearest(&phone));
 }
+
+/// Put-off indexes that cannot be built when the store opens (the disk full, or read-only) leave it
+/// usable: it opens, lists everything (more slowly), and the indexes are built once they can be.
+#[test]
+fn put_off_indexes_that_cannot_be_built_leave_the_store_usable() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, server) = many_favours(&dir, 60, 20);
+    let pages = server.pages("n1", "tablet-device", 0, 10);
+    tablet.apply_pulled("n1", &pages[0]).unwrap();
+    tablet.apply_pulled("n1", &pages[1]).unwrap();
+    drop(tablet);
+    fn cannot_write(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+        conn.pragma_update(None, "query_only", true)
+    }
+    let identity = Identity { device_id: "tablet-device".into(), person_id: "tom".into() };
+    let options = StoreOptions {
+        identity: Some(identity),
+        large_pull: 20,
+        on_open: Some(cannot_write),
+        ..StoreOptions::default()
+    };
+    let stuck = Store::open(dir.path().join("tablet.db"), options).unwrap();
+    assert_eq!(nearest(&stuck).len(), 19, "what was pulled is listed");
+    assert!(stuck.build_deferred_indexes().is_err());
+    assert_ne!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    drop(stuck);
+    let tablet = device_with(&dir, "tablet", "tom", 20);
+    assert_eq!(indexes(&dir, "tablet"), indexes(&dir, "fresh"));
+    pull(&tablet, &server, "n1", 10);
+    assert_eq!(nearest(&tablet), nearest(&phone));
+}

@@ -229,11 +229,20 @@ impl Store {
             .map_err(StoreError::sqlite("sizing the page cache"))?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(StoreError::sqlite("setting temp_store"))?;
         if !options.read_only {
-            // Before any migration, which may change an index a pull cut short had put off.
+            // Before any migration, which may change an index a pull cut short had put off. One that
+            // cannot be built now (a full disk) leaves the store as usable, only slower to list from:
+            // the next sync round tries again.
             if version > 0 {
-                let tx = conn.transaction().map_err(StoreError::sqlite("building put-off indexes"))?;
-                large_pull::build_deferred(&tx)?;
-                tx.commit().map_err(StoreError::sqlite("building put-off indexes"))?;
+                let built = conn
+                    .transaction()
+                    .map_err(StoreError::sqlite("building put-off indexes"))
+                    .and_then(|tx| {
+                        large_pull::build_deferred(&tx)?;
+                        tx.commit().map_err(StoreError::sqlite("building put-off indexes"))
+                    });
+                if let Err(error) = built {
+                    tracing::warn!(%error, "the list indexes a large pull put off could not be built; left for the next sync");
+                }
             }
             schema::upgrade_to(&mut conn, schema::CURRENT_VERSION)?;
         }

@@ -562,10 +562,18 @@ impl Store {
         if !self.read(large_pull::deferred)? {
             return Ok(false);
         }
-        let kinds = self.write_tx("building put-off indexes", |conn, _| large_pull::build_deferred(conn))?;
-        let built = !kinds.is_empty();
-        self.notify(kinds.into_iter().collect());
-        Ok(built)
+        match self.write_tx("building put-off indexes", |conn, _| large_pull::build_deferred(conn)) {
+            Ok(kinds) => {
+                let built = !kinds.is_empty();
+                self.notify(kinds.into_iter().collect());
+                Ok(built)
+            }
+            Err(error) => {
+                // The pull's rows are there all the same: the lists show them, slower.
+                self.notify(EntityKind::ALL.into_iter().collect());
+                Err(error)
+            }
+        }
     }
 
     /// Forgets a neighbourhood the person no longer belongs to (they left, or a moderator removed them):
