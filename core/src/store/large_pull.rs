@@ -13,9 +13,12 @@
 //! again in the transaction of its last page, before the mutations pending are replayed (the rules'
 //! reads use them). A pull cut short (its deadline, the network, the process killed) leaves them in
 //! `meta`: the sync round builds them as it ends (`Store::build_deferred_indexes`), and opening the
-//! store does, before any migration (which may change an index). Meanwhile queries give the same
-//! answers, more slowly where they would use a deferred index, and observers are told once, when the
-//! indexes are back, instead of after every page.
+//! store does, before any migration (which may change an index; one that cannot be built then, on a
+//! full disk say, is left for the next round and the store opens all the same). Meanwhile queries
+//! give the same answers, more slowly where they would use a deferred index, and observers are told
+//! once, when the indexes are back, instead of after every page. A first sync spread over several
+//! rounds (short background windows) builds them at the end of each, and puts them off again at the
+//! start of the next while the pull is still larger than the replica.
 //!
 //! The indexes in time order stay (`*_by_time`, `favours_by_status`: a pull adds to them in a few
 //! places, and they serve the lists shown first), and so do the keys.
