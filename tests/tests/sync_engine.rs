@@ -110,8 +110,12 @@ async fn pushing_alone_sends_every_batch_in_order_and_pulls_nothing() {
         assert_eq!(server.outcome("alice-device", seq), Some(Outcome::Applied), "seq {seq}");
     }
     assert_eq!(alice.store.sync_cursor("n1").unwrap(), 0, "nothing pulled");
+    let status = alice.client.status();
+    assert_eq!((status.syncing, status.pending), (false, 0));
+    assert_eq!(status.last_success_ms, None, "a push alone is not a whole round");
     let report = alice.client.sync_once(Duration::from_secs(30)).await.unwrap();
     assert_eq!((report.pushed, report.complete), (0, true));
+    assert!(alice.client.status().last_success_ms.is_some());
     assert_eq!(alice.shared_replica("n1").len(), 1 + 1 + 650);
 }
 

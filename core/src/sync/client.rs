@@ -6,9 +6,10 @@
 //! and jitter after failures, whatever the app does. Each step stores its progress before the next one
 //! starts, so a round cut short (budget, network, the process killed) loses nothing and the next round
 //! resumes where it stopped: a push is answered per mutation and retried safely (the server applies a
-//! mutation once; a batch's answers are stored while the next batch is on its way, and
-//! [`SyncClient::push_pending`] pushes without pulling), and a pull stores each page with its cursor (on a blocking thread, while the next
-//! page, asked from that cursor, is on its way; pages are as large as the server gives, `PULL_PAGE`).
+//! mutation once; a batch's answers are stored while the next batch is on its way), and a pull stores
+//! each page with its cursor (on a blocking thread, while the next page, asked from that cursor, is on
+//! its way; pages are as large as the server gives, `PULL_PAGE`). [`SyncClient::push_pending`] pushes
+//! without pulling.
 //!
 //! Every call is safe to ask again when its answer is lost: registering (the device draws its token
 //! and keeps it before sending), joining (the server answers a repeated join of the same invitation
@@ -488,10 +489,37 @@ impl SyncClient {
 
     /// One round: push everything pending, then pull every neighbourhood, within `budget`.
     pub async fn sync_once(&self, budget: Duration) -> Result<SyncReport, SyncError> {
+        self.reported(budget, true, |deadline| self.round(deadline)).await
+    }
+
+    /// Pushes what waits in the outbox, without pulling: [`SyncClient::sync_once`]'s first half, for a
+    /// device that only needs its changes sent (a trader back in range, say). `complete` says whether
+    /// the outbox was emptied within `budget`; the status's last success stays that of a whole round.
+    pub async fn push_pending(&self, budget: Duration) -> Result<SyncReport, SyncError> {
+        self.reported(budget, false, |deadline| async move {
+            let token = self.token()?;
+            let mut report = SyncReport::default();
+            report.complete = self.push_outbox(&token, deadline, &mut report).await?;
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Runs `work` with `budget`, one at a time, and keeps the status up to date around it
+    /// (`whole_round`: a complete one is the status's last success).
+    async fn reported<Work>(
+        &self,
+        budget: Duration,
+        whole_round: bool,
+        work: impl FnOnce(Instant) -> Work,
+    ) -> Result<SyncReport, SyncError>
+    where
+        Work: std::future::Future<Output = Result<SyncReport, SyncError>>,
+    {
         let _one_at_a_time = self.round.lock().await;
         let deadline = Instant::now() + budget;
         self.update_status(|s| s.syncing = true);
-        let mut result = self.round(deadline).await;
+        let mut result = work(deadline).await;
         // A large pull cut short put list indexes off: they are built now, not left for the next round.
         let store = Arc::clone(&self.store);
         if let Err(e) =
@@ -508,27 +536,16 @@ impl SyncClient {
             s.syncing = false;
             s.pending = pending;
             match &result {
-                Ok(report) if report.complete => {
+                Ok(report) if report.complete && whole_round => {
                     s.last_success_ms = Some(now);
                     s.last_error = None;
                 }
+                Ok(report) if report.complete => s.last_error = None,
                 Ok(_) => {}
                 Err(e) => s.last_error = Some(e.to_string()),
             }
         });
         result
-    }
-
-    /// Pushes what waits in the outbox, without pulling: [`SyncClient::sync_once`]'s first half, for a
-    /// device that only needs its changes sent (a trader back in range, say). `complete` says whether
-    /// the outbox was emptied within `budget`.
-    pub async fn push_pending(&self, budget: Duration) -> Result<SyncReport, SyncError> {
-        let _one_at_a_time = self.round.lock().await;
-        let deadline = Instant::now() + budget;
-        let token = self.token()?;
-        let mut report = SyncReport::default();
-        report.complete = self.push_outbox(&token, deadline, &mut report).await?;
-        Ok(report)
     }
 
     async fn round(&self, deadline: Instant) -> Result<SyncReport, SyncError> {
