@@ -196,6 +196,16 @@ impl Generator {
         member_id(self.rng.random_range(0..self.counts.members.max(1)))
     }
 
+    /// A member other than the `than`th (the same one if the neighbourhood has no other).
+    fn other_member(&mut self, than: usize) -> String {
+        let members = self.counts.members;
+        if members < 2 {
+            return member_id(than);
+        }
+        let other = self.rng.random_range(0..members - 1);
+        member_id(if other >= than { other + 1 } else { other })
+    }
+
     fn entity(&mut self, n: usize) -> Entity {
         let c = self.counts;
         let at = stamp(n);
@@ -233,21 +243,36 @@ impl Generator {
         }
         i -= c.members;
         if i < c.favours {
-            let open = self.rng.random_range(0..10) < 8;
+            // As in a neighbourhood that has been going a while: most favours open, a third promised,
+            // done or thanked by another member (who is then their counterpart), some cancelled.
+            let status = match self.rng.random_range(0..10) {
+                0..=5 => FavourStatus::Open,
+                6 => FavourStatus::Promised,
+                7 => FavourStatus::Done,
+                8 => FavourStatus::Thanked,
+                _ => FavourStatus::Cancelled,
+            };
             let (title, details, category, cell) =
                 (self.title(4), self.title(12), self.category(), self.cell());
+            let author = self.rng.random_range(0..c.members.max(1));
+            let counterpart = match status {
+                FavourStatus::Promised | FavourStatus::Done | FavourStatus::Thanked => {
+                    Some(self.other_member(author))
+                }
+                FavourStatus::Open | FavourStatus::Cancelled => None,
+            };
             return Entity::Favour(Favour {
                 neighbourhood_id: nid,
                 id: format!("f{i:07}"),
-                author: self.author(),
+                author: member_id(author),
                 kind: if i % 3 == 0 { FavourKind::Offer } else { FavourKind::Ask },
                 title,
                 details,
                 category,
                 window: None,
                 cell: Some(cell),
-                status: if open { FavourStatus::Open } else { FavourStatus::Cancelled },
-                counterpart: None,
+                status,
+                counterpart,
                 thanks_note: None,
                 created_at: T0 + i as i64,
                 updated: at,
