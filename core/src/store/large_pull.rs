@@ -5,7 +5,8 @@
 //! `favours_by_place` (status and cell) once the table is large, so each commit writes thousands of
 //! index pages to the WAL, and the checkpoint copies them again. Measured on this schema (500,000
 //! favours stored in transactions of 5,000): a row cost 34 µs at the start and 82 µs at the end, 30 s
-//! in all; without the [`DEFERRED`] indexes, then building them once (sorted) at the end, 14 s.
+//! in all; without the four of those indexes in [`DEFERRED`], then building them once (sorted) at the
+//! end, 15.7 s.
 //!
 //! So a pull with at least `StoreOptions::large_pull` changes still to come, and at least as many as
 //! the replica has rows, drops the [`DEFERRED`] indexes in the transaction of the page that finds it
