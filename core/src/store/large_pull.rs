@@ -125,15 +125,16 @@ pub(super) fn build_deferred(conn: &Connection) -> Result<Vec<EntityKind>> {
     Ok(EntityKind::ALL.to_vec())
 }
 
-/// About how many rows the replica has: the largest row number of each table (rows deleted count
-/// too), favours, items and products once (they are numbered from one sequence).
+/// About how many rows the replica has: the largest number of the sequence favours, items and
+/// products share (`backlog::LAST_ROW`), and the largest row of each other table (rows deleted count
+/// too).
 fn replica_rows(conn: &Connection) -> Result<u64> {
-    let largest =
-        |kind: &EntityKind| format!("(SELECT coalesce(max(rowid), 0) FROM \"{}\")", rows::table_of(*kind));
-    let searchable = |kind: &EntityKind| backlog::KINDS.iter().any(|k| k.kind == *kind);
-    let shared = EntityKind::ALL.iter().filter(|k| searchable(k)).map(largest).collect::<Vec<_>>().join(", ");
-    let own = EntityKind::ALL.iter().filter(|k| !searchable(k)).map(largest).collect::<Vec<_>>().join(" + ");
-    conn.prepare_cached(&format!("SELECT max({shared}) + {own}"))
+    let others = EntityKind::ALL
+        .iter()
+        .filter(|kind| !rows::searchable(**kind))
+        .map(|kind| format!(" + (SELECT coalesce(max(rowid), 0) FROM \"{}\")", rows::table_of(*kind)))
+        .collect::<String>();
+    conn.prepare_cached(&format!("SELECT ({}){others}", backlog::LAST_ROW))
         .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
         .map(|n| u64::try_from(n).unwrap_or(0))
         .map_err(StoreError::sqlite("counting the replica's rows"))

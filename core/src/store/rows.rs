@@ -41,7 +41,7 @@ pub fn table_of(kind: EntityKind) -> &'static str {
 
 /// Whether a kind is searchable: its rows are numbered from the sequence shared by favours, items and
 /// products, and triggers keep its search table in step with them (migration 009).
-fn searchable(kind: EntityKind) -> bool {
+pub(super) fn searchable(kind: EntityKind) -> bool {
     super::backlog::KINDS.iter().any(|k| k.kind == kind)
 }
 

@@ -3,8 +3,8 @@
 //!
 //! [`SyncClient::sync_once`] does one round within a time budget (the short background windows of iOS
 //! and Android); [`SyncClient::run`] keeps syncing on a timer, sooner after a local write, with backoff
-//! and jitter after failures, whatever the app does. Each step stores its progress before the next one
-//! starts, so a round cut short (budget, network, the process killed) loses nothing and the next round
+//! and jitter after failures, whatever the app does. Each step stores its progress as it goes, so a
+//! round cut short (budget, network, the process killed) loses nothing and the next round
 //! resumes where it stopped: a push is answered per mutation and retried safely (the server applies a
 //! mutation once; a batch's answers are stored while the next batch is on its way), and a pull stores
 //! each page with its cursor (on a blocking thread, while the next page, asked from that cursor, is on
@@ -14,9 +14,9 @@
 //! Every call is safe to ask again when its answer is lost: registering (the device draws its token
 //! and keeps it before sending), joining (the server answers a repeated join of the same invitation
 //! with the same membership), pushing (answered per sequence number) and pulling (by cursor). A push
-//! that the server stops at a gap in the device's numbers (`409 seq_gap`) is handled in
-//! [`SyncClient::sync_once`]: see `fill_gap`. Push bodies above `GZIP_ABOVE` bytes (1 KiB) go gzip-compressed;
-//! answers come compressed when the server chooses (reqwest asks for and decodes gzip).
+//! that the server stops at a gap in the device's numbers (`409 seq_gap`) is handled by the push
+//! itself (`push_outbox`, see `fill_gap`). Push bodies above `GZIP_ABOVE` bytes (1 KiB) go
+//! gzip-compressed; answers come compressed when the server chooses (reqwest asks for and decodes gzip).
 
 use super::protocol::*;
 use super::secrets::{SecretError, SecretStore};
