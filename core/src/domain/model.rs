@@ -424,8 +424,8 @@ impl EntityKey {
     }
 }
 
-/// Any entity, tagged with its kind.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Any entity, tagged with its kind: `{"kind": "favour", "data": {…}}` in JSON (read by hand, below).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum Entity {
     Neighbourhood(Neighbourhood),
@@ -477,7 +477,7 @@ impl Entity {
 /// What applying a mutation does to the state: entities written whole, or removed.
 // Puts are the common case and deletes rare, so the size difference costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Effect {
     Put { entity: Entity },
@@ -490,5 +490,148 @@ impl Effect {
             Effect::Put { entity } => entity.key(),
             Effect::Delete { key } => key.clone(),
         }
+    }
+}
+
+/// Reads an entity's JSON, `{"kind": …, "data": …}`, as serde's derive for an adjacently tagged enum
+/// would (other keys ignored, the two in either order), in far less machine code: the derive also
+/// compiles, for every kind, a reading of `data` from serde's generic buffer for when it comes
+/// before `kind`, which weighed 350 KB of the mobile library. Here `data` before `kind` is kept as
+/// its JSON text and read once the kind is known, so only JSON can carry an entity (which is all
+/// Quartier uses; `serde_json::from_value` cannot, as `Value` keeps `data` before `kind`).
+impl<'de> Deserialize<'de> for Entity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Entity, D::Error> {
+        deserializer.deserialize_struct("Entity", &["kind", "data"], EntityVisitor)
+    }
+}
+
+struct EntityVisitor;
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum EntityField {
+    Kind,
+    Data,
+    #[serde(other)]
+    Other,
+}
+
+/// Reads `data` as the struct of one kind.
+struct EntityData(EntityKind);
+
+impl<'de> serde::de::DeserializeSeed<'de> for EntityData {
+    type Value = Entity;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Entity, D::Error> {
+        Ok(match self.0 {
+            EntityKind::Neighbourhood => Entity::Neighbourhood(Deserialize::deserialize(d)?),
+            EntityKind::Member => Entity::Member(Deserialize::deserialize(d)?),
+            EntityKind::Invitation => Entity::Invitation(Deserialize::deserialize(d)?),
+            EntityKind::Favour => Entity::Favour(Deserialize::deserialize(d)?),
+            EntityKind::Item => Entity::Item(Deserialize::deserialize(d)?),
+            EntityKind::Loan => Entity::Loan(Deserialize::deserialize(d)?),
+            EntityKind::Stall => Entity::Stall(Deserialize::deserialize(d)?),
+            EntityKind::Product => Entity::Product(Deserialize::deserialize(d)?),
+            EntityKind::Order => Entity::Order(Deserialize::deserialize(d)?),
+            EntityKind::Message => Entity::Message(Deserialize::deserialize(d)?),
+        })
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EntityVisitor {
+    type Value = Entity;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an entity: {\"kind\": …, \"data\": …}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Entity, A::Error> {
+        use serde::de::Error;
+        let mut kind = None;
+        let mut entity = None;
+        let mut early: Option<Box<serde_json::value::RawValue>> = None;
+        while let Some(field) = map.next_key()? {
+            match field {
+                EntityField::Kind if kind.is_some() => return Err(A::Error::duplicate_field("kind")),
+                EntityField::Kind => kind = Some(map.next_value::<EntityKind>()?),
+                EntityField::Data if entity.is_some() || early.is_some() => {
+                    return Err(A::Error::duplicate_field("data"));
+                }
+                EntityField::Data => match kind {
+                    Some(kind) => entity = Some(map.next_value_seed(EntityData(kind))?),
+                    None => early = Some(map.next_value()?),
+                },
+                EntityField::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let kind = kind.ok_or_else(|| A::Error::missing_field("kind"))?;
+        match (entity, early) {
+            (Some(entity), _) => Ok(entity),
+            (None, Some(data)) => {
+                let mut reader = serde_json::Deserializer::from_str(data.get());
+                serde::de::DeserializeSeed::deserialize(EntityData(kind), &mut reader)
+                    .map_err(A::Error::custom)
+            }
+            (None, None) => Err(A::Error::missing_field("data")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn neighbourhood() -> Entity {
+        Entity::Neighbourhood(Neighbourhood {
+            id: "n1".into(),
+            name: "Rue des Lilas".into(),
+            description: String::new(),
+            cell: None,
+            created_by: "alice".into(),
+            created_at: 1,
+            updated: Hlc::new(1, 0, 2),
+        })
+    }
+
+    #[test]
+    fn an_entity_reads_back_with_its_keys_in_either_order_and_others_ignored() {
+        let entity = neighbourhood();
+        let text = serde_json::to_string(&entity).unwrap();
+        assert!(text.starts_with(r#"{"kind":"neighbourhood","data":{"#), "{text}");
+        assert_eq!(serde_json::from_str::<Entity>(&text).unwrap(), entity);
+
+        let data = serde_json::to_string(&serde_json::to_value(&entity).unwrap()["data"]).unwrap();
+        let reordered =
+            format!(r#"{{"note":[1,{{"x":2}}],"data":{data},"kind":"neighbourhood","more":null}}"#);
+        assert_eq!(serde_json::from_str::<Entity>(&reordered).unwrap(), entity);
+        assert_eq!(serde_json::from_slice::<Entity>(reordered.as_bytes()).unwrap(), entity);
+    }
+
+    #[test]
+    fn a_malformed_entity_says_what_is_wrong() {
+        let data = r#"{"id":"n1","name":"x","description":"","cell":null,"created_by":"a","created_at":1,
+            "updated":"00000000000000000000000000000001"}"#;
+        let error = |text: String| serde_json::from_str::<Entity>(&text).unwrap_err().to_string();
+        assert!(error(format!(r#"{{"data":{data}}}"#)).contains("missing field `kind`"));
+        assert!(error(r#"{"kind":"favour"}"#.to_owned()).contains("missing field `data`"));
+        assert!(
+            error(format!(r#"{{"kind":"member","kind":"member","data":{data}}}"#))
+                .contains("duplicate field `kind`")
+        );
+        assert!(
+            error(format!(r#"{{"kind":"neighbourhood","data":{data},"data":{data}}}"#))
+                .contains("duplicate field `data`")
+        );
+        assert!(
+            error(format!(r#"{{"kind":"spaceship","data":{data}}}"#)).contains("unknown variant `spaceship`")
+        );
+        // The data is read as the kind says, whichever comes first.
+        assert!(error(format!(r#"{{"kind":"member","data":{data}}}"#)).contains("missing field"));
+        assert!(error(format!(r#"{{"data":{data},"kind":"member"}}"#)).contains("missing field"));
+        assert!(
+            error(r#"{"data":{"id":1},"kind":"neighbourhood"}"#.to_owned())
+                .contains("invalid type: integer `1`")
+        );
     }
 }

@@ -239,8 +239,12 @@ async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
     if status.is_success() {
         // The body is read whole first: one cut short is the network's fault (try again later; reqwest
         // reports it as a decode error too), and only a whole body that does not parse is a protocol error.
+        // Read as text (the store reads its JSON as text too: one reader type, so the entities'
+        // readers are compiled once into the library).
         let body = response.bytes().await.map_err(offline)?;
-        return serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()));
+        let text = std::str::from_utf8(&body)
+            .map_err(|e| SyncError::Protocol(format!("the server's answer is not UTF-8 text: {e}")))?;
+        return serde_json::from_str(text).map_err(|e| SyncError::Protocol(e.to_string()));
     }
     if status == reqwest::StatusCode::UNAUTHORIZED {
         return Err(SyncError::Unauthorized);
@@ -715,8 +719,8 @@ impl SyncClient {
         };
         let response = request.send().await.map_err(offline)?;
         if response.status() == reqwest::StatusCode::CONFLICT {
-            let body = response.bytes().await.map_err(offline)?;
-            return match serde_json::from_slice::<ErrorBody>(&body) {
+            let body = response.text().await.map_err(offline)?;
+            return match serde_json::from_str::<ErrorBody>(&body) {
                 Ok(ErrorBody { gap: Some(gap), .. }) => Ok(Pushed::Gap(gap)),
                 Ok(ErrorBody { error, .. }) => {
                     Err(SyncError::Server { status: 409, code: error.code, message: error.message })
