@@ -28,7 +28,8 @@ pub fn markdown(rows: &[Row], machine: &Machine, date: &str, command: &str, note
     ));
     out.push_str(
         "Each figure is next to a baseline measured in the same run on the same machine; the ratio is \
-         figure ÷ baseline (for rates, rate ÷ baseline rate). Release settings (`[profile.release]`).\n\n",
+         figure ÷ baseline (for rates, rate ÷ baseline rate). Release settings (`[profile.release]`: \
+         the core optimised for size and SQLite at -O2, as in the mobile library).\n\n",
     );
     out.push_str("| benchmark | measured | baseline (same run) | ratio | target | met |\n");
     out.push_str("|---|---|---|---|---|---|\n");
