@@ -5,8 +5,9 @@
 //! server that apply the same mutations to the same state hold equal entities. Times are Unix
 //! milliseconds taken from the mutation's clock stamp; `updated` is the stamp of the last change.
 //!
-//! To add a kind of thing: add its struct here, a variant to [`Entity`] and [`EntityKind`], and a table
-//! to the store (`store/schema.rs`).
+//! To add a kind of thing: add its struct here, a variant to [`Entity`] and [`EntityKind`] (the
+//! compiler then asks for its line in `EntityData`, which reads an entity's JSON), and a table to the
+//! store (`store/schema.rs`).
 
 use super::cell::Cell;
 use super::day::Day;
