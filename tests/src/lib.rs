@@ -22,9 +22,9 @@ pub mod fixtures;
 pub mod server_process;
 pub mod victim;
 
-use quartier_core::domain::{Effect, Entity, EntityKey, EntityKind, Op};
+use quartier_core::domain::{Entity, EntityKey, EntityKind, Op};
 use quartier_core::store::{Applied, Identity, Store, StoreError, StoreOptions};
-use quartier_core::sync::protocol::{MAX_PULL_LIMIT, Outcome};
+use quartier_core::sync::protocol::{MAX_PULL_LIMIT, Outcome, StoredChange};
 use quartier_core::sync::{FileSecretStore, SyncClient, SyncReport};
 use quartier_server::AnyBackend;
 use quartier_server::storage::{Backend, StorageError, Tx};
@@ -175,9 +175,11 @@ impl TestServer {
         assert!(changes.len() < MAX_PULL_LIMIT as usize, "too many entities to list at once");
         let mut entities: Vec<Entity> = changes
             .into_iter()
-            .filter_map(|change| match change.effect {
-                Effect::Put { entity } => Some(entity),
-                Effect::Delete { .. } => None,
+            .filter_map(|change| match change {
+                StoredChange::Put { entity, .. } => Some(
+                    serde_json::from_str(entity.get()).expect("the server stores entities as their JSON"),
+                ),
+                StoredChange::Delete { .. } => None,
             })
             .collect();
         entities.sort_by_key(Entity::key);

@@ -18,6 +18,7 @@
 
 use crate::domain::{Code, Effect, Entity, EntityKey, Mutation};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The most mutations one push may carry.
 pub const MAX_PUSH_MUTATIONS: usize = 500;
@@ -160,21 +161,61 @@ pub struct Change {
 
 impl Serialize for Change {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("version", &self.version)?;
         match &self.effect {
-            Effect::Put { entity } => {
-                map.serialize_entry("op", "put")?;
-                map.serialize_entry("entity", entity)?;
-            }
-            Effect::Delete { key } => {
-                map.serialize_entry("op", "delete")?;
-                map.serialize_entry("key", key)?;
+            Effect::Put { entity } => wire_change(serializer, self.version, Ok(entity)),
+            Effect::Delete { key } => wire_change::<S, Entity>(serializer, self.version, Err(key)),
+        }
+    }
+}
+
+/// A change as a server keeps it: a put's entity is the JSON the server stored (written from an
+/// [`Entity`]), sent on as it is instead of read and written again for every page. The same wire form
+/// as [`Change`], which is how a device reads it.
+#[derive(Clone, Debug)]
+pub enum StoredChange {
+    Put { version: u64, entity: Box<RawValue> },
+    Delete { version: u64, key: EntityKey },
+}
+
+impl StoredChange {
+    pub fn version(&self) -> u64 {
+        match self {
+            StoredChange::Put { version, .. } | StoredChange::Delete { version, .. } => *version,
+        }
+    }
+}
+
+impl Serialize for StoredChange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StoredChange::Put { version, entity } => wire_change(serializer, *version, Ok(&**entity)),
+            StoredChange::Delete { version, key } => {
+                wire_change::<S, RawValue>(serializer, *version, Err(key))
             }
         }
-        map.end()
     }
+}
+
+/// Writes a change's wire form: `{"version", "op": "put", "entity"}` or `{"version", "op": "delete", "key"}`.
+fn wire_change<S: serde::Serializer, E: Serialize + ?Sized>(
+    serializer: S,
+    version: u64,
+    effect: Result<&E, &EntityKey>,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(3))?;
+    map.serialize_entry("version", &version)?;
+    match effect {
+        Ok(entity) => {
+            map.serialize_entry("op", "put")?;
+            map.serialize_entry("entity", entity)?;
+        }
+        Err(key) => {
+            map.serialize_entry("op", "delete")?;
+            map.serialize_entry("key", key)?;
+        }
+    }
+    map.end()
 }
 
 /// A [`Change`] as it is read: every field of either kind of effect, checked after.
@@ -218,9 +259,11 @@ impl TryFrom<WireChange> for Change {
 /// confirmed state holds the effects of every mutation of this device numbered up to it (or the server
 /// refused it). A mutation whose answer was lost on the way is still pending on the device, and must
 /// not be replayed on top of a state that holds it already. Absent from servers that predate it.
+///
+/// A device reads [`Change`]s; a server writes the [`StoredChange`]s it keeps (`PullResponse<StoredChange>`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PullResponse {
-    pub changes: Vec<Change>,
+pub struct PullResponse<C = Change> {
+    pub changes: Vec<C>,
     pub cursor: u64,
     pub checkpoint: u64,
     pub more: bool,
@@ -307,6 +350,25 @@ mod tests {
         {
             assert!(serde_json::from_str::<Change>(bad).is_err(), "{bad}");
         }
+
+        // A server sends the entity's stored JSON as it is: the same text, read as the same change.
+        let stored = StoredChange::Put {
+            version: 3,
+            entity: RawValue::from_string(serde_json::to_string(&entity).unwrap()).unwrap(),
+        };
+        assert_eq!(stored.version(), 3);
+        assert_eq!(serde_json::to_string(&stored).unwrap(), serde_json::to_string(&put).unwrap());
+        let stored = StoredChange::Delete { version: 4, key: key.clone() };
+        assert_eq!(serde_json::to_string(&stored).unwrap(), serde_json::to_string(&delete).unwrap());
+        let page = PullResponse {
+            changes: vec![stored],
+            cursor: 4,
+            checkpoint: 4,
+            more: false,
+            answered_seq: Some(2),
+        };
+        let read: PullResponse = serde_json::from_str(&serde_json::to_string(&page).unwrap()).unwrap();
+        assert_eq!(read.changes, vec![delete]);
     }
 
     #[test]

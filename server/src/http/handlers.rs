@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quartier_core::sync::protocol::{
     AddDeviceRequest, DEFAULT_PULL_LIMIT, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse,
-    RegisterRequest, RegisterResponse,
+    RegisterRequest, RegisterResponse, StoredChange,
 };
 use serde::Deserialize;
 
@@ -89,7 +89,7 @@ pub async fn pull<B: Backend>(
     Authenticated(device): Authenticated,
     Path(neighbourhood_id): Path<String>,
     Query(params): Query<PullParams>,
-) -> Result<axum::Json<PullResponse>, ApiError> {
+) -> Result<axum::Json<PullResponse<StoredChange>>, ApiError> {
     let limit = pulling::check_limit(params.limit.unwrap_or(DEFAULT_PULL_LIMIT))?;
     let page = server
         .blocking(move |inner| pulling::pull(&inner.backend, &device, &neighbourhood_id, params.after, limit))

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::storage::Backend;
 use crate::storage::Device;
 use quartier_core::domain::{Entity, EntityKey, EntityKind, MemberStatus};
-use quartier_core::sync::protocol::{MAX_PULL_LIMIT, PullResponse};
+use quartier_core::sync::protocol::{MAX_PULL_LIMIT, PullResponse, StoredChange};
 
 /// Checks a page size asked for.
 pub fn check_limit(limit: u32) -> Result<u32, Error> {
@@ -41,7 +41,7 @@ pub fn pull<B: Backend>(
     neighbourhood_id: &str,
     after: u64,
     limit: u32,
-) -> Result<PullResponse, Error> {
+) -> Result<PullResponse<StoredChange>, Error> {
     let limit = check_limit(limit)?;
     let reader = device.person_id.as_str();
     backend.read(|tx| {
@@ -65,13 +65,13 @@ pub fn pull<B: Backend>(
         let answered_seq = tx.last_seq(&device.device_id)?;
         let mut changes = tx.changes_after(neighbourhood_id, after, reader, limit)?;
         let last = match changes.last() {
-            Some(last) if changes.len() >= limit as usize => last.version,
+            Some(last) if changes.len() >= limit as usize => last.version(),
             _ => {
                 return Ok(PullResponse { changes, cursor: checkpoint, checkpoint, more: false, answered_seq });
             }
         };
         // The page is full: finish its last version, whatever the limit.
-        changes.retain(|change| change.version != last);
+        changes.retain(|change| change.version() != last);
         changes.extend(tx.changes_at(neighbourhood_id, last, reader)?);
         let more = tx.has_changes_after(neighbourhood_id, last, reader)?;
         let cursor = if more { last } else { checkpoint };

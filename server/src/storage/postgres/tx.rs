@@ -17,11 +17,11 @@
 
 use super::{lock_key, pg_error};
 use crate::storage::index::{EntityIndex, index_of};
-use crate::storage::{Device, InvitationRef, NewDevice, Result, StorageError, Tx};
+use crate::storage::{Device, InvitationRef, NewDevice, Result, StorageError, Tx, stored_change};
 use postgres::types::{FromSql, ToSql};
 use postgres::{Row, Statement, Transaction};
-use quartier_core::domain::{Effect, Entity, EntityKey, EntityKind, Favour, Loan, Order};
-use quartier_core::sync::protocol::{Change, Outcome};
+use quartier_core::domain::{Entity, EntityKey, EntityKind, Favour, Loan, Order};
+use quartier_core::sync::protocol::{Outcome, StoredChange};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -101,21 +101,21 @@ impl<'c> PgTx<'c> {
             .collect()
     }
 
-    fn changes(&self, sql: &str, params: Params<'_>) -> Result<Vec<Change>> {
-        let mut changes = Vec::new();
-        for row in self.query(sql, params, "reading changes")? {
-            let neighbourhood_id: String = column(&row, 0, "change")?;
-            let version: i64 = column(&row, 1, "change")?;
-            let kind: String = column(&row, 2, "change")?;
-            let id: String = column(&row, 3, "change")?;
-            let data: Option<String> = column(&row, 4, "change")?;
-            let effect = match data {
-                Some(data) => Effect::Put { entity: parse(&data)? },
-                None => Effect::Delete { key: EntityKey { neighbourhood_id, kind: kind_of(&kind)?, id } },
-            };
-            changes.push(Change { version: from_sql(version), effect });
-        }
-        Ok(changes)
+    fn changes(&self, sql: &str, params: Params<'_>) -> Result<Vec<StoredChange>> {
+        self.query(sql, params, "reading changes")?
+            .iter()
+            .map(|row| {
+                let version: i64 = column(row, 1, "change")?;
+                let kind: String = column(row, 2, "change")?;
+                stored_change(
+                    column(row, 0, "change")?,
+                    from_sql(version),
+                    &kind,
+                    column(row, 3, "change")?,
+                    column(row, 4, "change")?,
+                )
+            })
+            .collect()
     }
 }
 
@@ -378,7 +378,7 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn changes_after(&self, nid: &str, after: u64, reader: &str, limit: u32) -> Result<Vec<Change>> {
+    fn changes_after(&self, nid: &str, after: u64, reader: &str, limit: u32) -> Result<Vec<StoredChange>> {
         if !storable(&[nid, reader]) {
             return Ok(Vec::new());
         }
@@ -390,7 +390,7 @@ impl Tx for PgTx<'_> {
         self.changes(&sql, &[&nid, &to_sql(after), &reader, &i64::from(limit)])
     }
 
-    fn changes_at(&self, nid: &str, version: u64, reader: &str) -> Result<Vec<Change>> {
+    fn changes_at(&self, nid: &str, version: u64, reader: &str) -> Result<Vec<StoredChange>> {
         if !storable(&[nid, reader]) {
             return Ok(Vec::new());
         }

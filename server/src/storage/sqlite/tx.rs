@@ -8,9 +8,9 @@
 
 use super::sqlite_error;
 use crate::storage::index::{EntityIndex, index_of};
-use crate::storage::{Device, InvitationRef, NewDevice, Result, StorageError, Tx};
-use quartier_core::domain::{Effect, Entity, EntityKey, EntityKind, Favour, Loan, Order};
-use quartier_core::sync::protocol::{Change, Outcome};
+use crate::storage::{Device, InvitationRef, NewDevice, Result, StorageError, Tx, stored_change};
+use quartier_core::domain::{Entity, EntityKey, EntityKind, Favour, Loan, Order};
+use quartier_core::sync::protocol::{Outcome, StoredChange};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub(super) struct SqliteTx<'c> {
@@ -45,25 +45,14 @@ impl<'c> SqliteTx<'c> {
         rows.map(|row| parse(&row.map_err(sqlite_error("reading entities"))?)).collect()
     }
 
-    fn changes(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Change>> {
+    fn changes(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<StoredChange>> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_error("reading changes"))?;
         let rows = stmt.query_map(params, change_row).map_err(sqlite_error("reading changes"))?;
-        let mut changes = Vec::new();
-        for row in rows {
+        rows.map(|row| {
             let (neighbourhood_id, version, kind, id, data) = row.map_err(sqlite_error("reading changes"))?;
-            let effect = match data {
-                Some(data) => Effect::Put { entity: parse(&data)? },
-                None => {
-                    let kind = EntityKind::parse(&kind).ok_or_else(|| StorageError::Data {
-                        what: "entity kind",
-                        detail: format!("unknown kind {kind:?}"),
-                    })?;
-                    Effect::Delete { key: EntityKey { neighbourhood_id, kind, id } }
-                }
-            };
-            changes.push(Change { version: from_sql(version), effect });
-        }
-        Ok(changes)
+            stored_change(neighbourhood_id, from_sql(version), &kind, id, data)
+        })
+        .collect()
     }
 }
 
@@ -265,7 +254,7 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn changes_after(&self, nid: &str, after: u64, reader: &str, limit: u32) -> Result<Vec<Change>> {
+    fn changes_after(&self, nid: &str, after: u64, reader: &str, limit: u32) -> Result<Vec<StoredChange>> {
         let sql = format!(
             "SELECT {CHANGE_COLUMNS} FROM entities \
              WHERE neighbourhood_id = ?1 AND version > ?2 AND {VISIBLE} \
@@ -274,7 +263,7 @@ impl Tx for SqliteTx<'_> {
         self.changes(&sql, params![nid, to_sql(after), reader, limit])
     }
 
-    fn changes_at(&self, nid: &str, version: u64, reader: &str) -> Result<Vec<Change>> {
+    fn changes_at(&self, nid: &str, version: u64, reader: &str) -> Result<Vec<StoredChange>> {
         let sql = format!(
             "SELECT {CHANGE_COLUMNS} FROM entities \
              WHERE neighbourhood_id = ?1 AND version = ?2 AND {VISIBLE} ORDER BY kind, id"
