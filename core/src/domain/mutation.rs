@@ -33,7 +33,7 @@ pub struct Mutation {
 /// as in the arguments (`#[serde(flatten)]` alone would drop it silently). The arguments are kept as
 /// the JSON they came in and read once the name says their type (`Op::from_parts`): serde's own
 /// reading of a tagged enum buffered them in a generic form first, which cost time on every push the
-/// server reads and some 280 KB of machine code in the mobile library.
+/// server reads and some 210 KB of machine code in the mobile library.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireMutation {

@@ -76,13 +76,7 @@ pub(super) fn defer_if_large(conn: &Connection, page: &PullResponse, large_pull:
     }
     let failed = StoreError::sqlite("putting off list indexes for a large pull");
     for name in DEFERRED {
-        let sql: Option<String> = conn
-            .query_row("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", [name], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(&failed)?;
-        if let Some(sql) = sql {
+        if let Some(sql) = index_sql(conn, name).map_err(&failed)? {
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", params![format!("{KEY}{name}"), sql])
                 .map_err(&failed)?;
             conn.execute_batch(&format!("DROP INDEX \"{name}\"")).map_err(&failed)?;
@@ -92,6 +86,14 @@ pub(super) fn defer_if_large(conn: &Connection, page: &PullResponse, large_pull:
     Ok(true)
 }
 
+/// The `CREATE INDEX` statement of an index of the schema, if it is there.
+fn index_sql(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", [name], |row| {
+        row.get(0)
+    })
+    .optional()
+}
+
 /// Whether indexes wait to be built.
 pub(super) fn deferred(conn: &Connection) -> Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM meta WHERE substr(key, 1, length(?1)) = ?1)")
@@ -99,9 +101,9 @@ pub(super) fn deferred(conn: &Connection) -> Result<bool> {
         .map_err(StoreError::sqlite("reading which indexes wait"))
 }
 
-/// Builds the indexes a large pull put off, if any: the kinds whose tables got them back (their
-/// observers were not told of the pull's pages), empty if none waited.
-pub(super) fn build_deferred(conn: &Connection) -> Result<Vec<EntityKind>> {
+/// Builds the indexes a large pull put off, if any; whether some waited. When they did, the pull's
+/// pages were not shown (see `Store::apply_pulled`): every kind's observers are to be told.
+pub(super) fn build_deferred(conn: &Connection) -> Result<bool> {
     let failed = StoreError::sqlite("building the list indexes a large pull put off");
     let waiting: Vec<(String, String)> = conn
         .prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")
@@ -110,7 +112,7 @@ pub(super) fn build_deferred(conn: &Connection) -> Result<Vec<EntityKind>> {
         })
         .map_err(&failed)?;
     if waiting.is_empty() {
-        return Ok(Vec::new());
+        return Ok(false);
     }
     let started = std::time::Instant::now();
     for (key, sql) in &waiting {
@@ -122,7 +124,7 @@ pub(super) fn build_deferred(conn: &Connection) -> Result<Vec<EntityKind>> {
         ms = started.elapsed().as_millis(),
         "list indexes built after a large pull"
     );
-    Ok(EntityKind::ALL.to_vec())
+    Ok(true)
 }
 
 /// About how many rows the replica has: the largest number of the sequence favours, items and
@@ -150,12 +152,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         schema::upgrade_to(&mut conn, schema::CURRENT_VERSION).unwrap();
         for name in DEFERRED {
-            let sql: Option<String> = conn
-                .query_row("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", [name], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .unwrap();
+            let sql = index_sql(&conn, name).unwrap();
             // Not a key: an upsert needs its key's index in every row's transaction.
             assert!(sql.is_some_and(|sql| sql.starts_with("CREATE INDEX")), "{name} is not a list index");
         }

@@ -504,7 +504,9 @@ impl Store {
             set_meta(conn, "clock", &clock.last().to_string())?;
             if !page.more {
                 // Before the rebase: the rules' reads use them.
-                kinds.extend(large_pull::build_deferred(conn)?);
+                if large_pull::build_deferred(conn)? {
+                    kinds.extend(EntityKind::ALL);
+                }
                 // The confirmed state now holds what the server had answered when it read this page:
                 // those mutations are not replayed again, whether their answer came or not.
                 let still_settling = match page.answered_seq {
@@ -562,18 +564,13 @@ impl Store {
         if !self.read(large_pull::deferred)? {
             return Ok(false);
         }
-        match self.write_tx("building put-off indexes", |conn, _| large_pull::build_deferred(conn)) {
-            Ok(kinds) => {
-                let built = !kinds.is_empty();
-                self.notify(kinds.into_iter().collect());
-                Ok(built)
-            }
-            Err(error) => {
-                // The pull's rows are there all the same: the lists show them, slower.
-                self.notify(EntityKind::ALL.into_iter().collect());
-                Err(error)
-            }
+        let built = self.write_tx("building put-off indexes", |conn, _| large_pull::build_deferred(conn));
+        // Built or not, the pull's rows are there and were not shown: the lists show them (slower if
+        // the indexes could not be built).
+        if !matches!(built, Ok(false)) {
+            self.notify(EntityKind::ALL.into_iter().collect());
         }
+        built
     }
 
     /// Forgets a neighbourhood the person no longer belongs to (they left, or a moderator removed them):

@@ -26,8 +26,7 @@ pub mod sqlite;
 
 pub use any::AnyBackend;
 
-use quartier_core::domain::EntityKind;
-use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
+use quartier_core::domain::{Entity, EntityKey, EntityKind, Favour, Loan, Order};
 use quartier_core::sync::protocol::{Outcome, StoredChange};
 use std::future::Future;
 
@@ -255,11 +254,18 @@ pub(crate) fn stored_change(
                 .map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })?,
         },
         None => {
-            let kind = EntityKind::parse(kind).ok_or_else(|| StorageError::Data {
-                what: "entity kind",
-                detail: format!("unknown kind {kind:?}"),
-            })?;
-            StoredChange::Delete { version, key: EntityKey { neighbourhood_id, kind, id } }
+            StoredChange::Delete { version, key: EntityKey { neighbourhood_id, kind: kind_of(kind)?, id } }
         }
     })
+}
+
+/// Reads an entity's stored JSON (both back ends).
+pub(crate) fn parse(data: &str) -> Result<Entity> {
+    serde_json::from_str(data).map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })
+}
+
+/// Reads a stored kind's name (both back ends).
+pub(crate) fn kind_of(kind: &str) -> Result<EntityKind> {
+    EntityKind::parse(kind)
+        .ok_or_else(|| StorageError::Data { what: "entity kind", detail: format!("unknown kind {kind:?}") })
 }

@@ -17,10 +17,12 @@
 
 use super::{lock_key, pg_error};
 use crate::storage::index::{EntityIndex, index_of};
-use crate::storage::{Device, InvitationRef, NewDevice, Result, StorageError, Tx, stored_change};
+use crate::storage::{
+    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change,
+};
 use postgres::types::{FromSql, ToSql};
 use postgres::{Row, Statement, Transaction};
-use quartier_core::domain::{Entity, EntityKey, EntityKind, Favour, Loan, Order};
+use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
 use quartier_core::sync::protocol::{Outcome, StoredChange};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -126,15 +128,6 @@ fn storable(values: &[&str]) -> bool {
 
 fn column<'r, T: FromSql<'r>>(row: &'r Row, index: usize, what: &'static str) -> Result<T> {
     row.try_get(index).map_err(|e| StorageError::Data { what, detail: e.to_string() })
-}
-
-fn parse(data: &str) -> Result<Entity> {
-    serde_json::from_str(data).map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })
-}
-
-fn kind_of(kind: &str) -> Result<EntityKind> {
-    EntityKind::parse(kind)
-        .ok_or_else(|| StorageError::Data { what: "entity kind", detail: format!("unknown kind {kind:?}") })
 }
 
 /// Versions and sequence numbers are never negative; PostgreSQL stores them as `BIGINT`.

@@ -8,8 +8,10 @@
 
 use super::sqlite_error;
 use crate::storage::index::{EntityIndex, index_of};
-use crate::storage::{Device, InvitationRef, NewDevice, Result, StorageError, Tx, stored_change};
-use quartier_core::domain::{Entity, EntityKey, EntityKind, Favour, Loan, Order};
+use crate::storage::{
+    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change,
+};
+use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
 use quartier_core::sync::protocol::{Outcome, StoredChange};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -60,10 +62,6 @@ type ChangeRow = (String, i64, String, String, Option<String>);
 
 fn change_row(row: &Row<'_>) -> rusqlite::Result<ChangeRow> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
-}
-
-fn parse(data: &str) -> Result<Entity> {
-    serde_json::from_str(data).map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })
 }
 
 /// Versions and sequence numbers are never negative; SQLite stores them as `i64`.
@@ -331,11 +329,7 @@ impl Tx for SqliteTx<'_> {
         let mut keys = Vec::new();
         for row in rows {
             let (kind, id) = row.map_err(sqlite_error("listing a member's content"))?;
-            let kind = EntityKind::parse(&kind).ok_or_else(|| StorageError::Data {
-                what: "entity kind",
-                detail: format!("unknown kind {kind:?}"),
-            })?;
-            keys.push(EntityKey::new(nid, kind, &id));
+            keys.push(EntityKey::new(nid, kind_of(&kind)?, &id));
         }
         keys.sort();
         Ok(keys)
