@@ -259,6 +259,19 @@ pub(crate) fn stored_change(
     })
 }
 
+/// The error of a write whose work panicked, on either back end (its writes were rolled back).
+pub(crate) fn panicked(panic: &(dyn std::any::Any + Send)) -> StorageError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| String::from("a panic without a message"));
+    StorageError::Database {
+        context: "running a write",
+        source: format!("the write panicked ({message}); its changes were rolled back").into(),
+    }
+}
+
 /// Reads an entity's stored JSON (both back ends).
 pub(crate) fn parse(data: &str) -> Result<Entity> {
     serde_json::from_str(data).map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })

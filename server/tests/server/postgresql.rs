@@ -1,11 +1,12 @@
 //! What only the PostgreSQL backend has: its migrations (a `schema_version` table, several server
-//! processes upgrading one database at once), and its text order whatever the database's locale. These
+//! processes upgrading one database at once), its text order whatever the database's locale, and its
+//! writes on tokio's blocking pool (a panicking one answered as on SQLite's writer thread). These
 //! need `QUARTIER_TEST_POSTGRES` like the PostgreSQL half of the suite.
 
 use crate::support::*;
 use quartier_core::domain::EntityKind;
-use quartier_server::storage::StorageError;
 use quartier_server::storage::postgres::CURRENT_VERSION;
+use quartier_server::storage::{Backend, StorageError};
 use quartier_server::{PostgresBackend, PostgresUrl};
 
 fn schema_versions(database: &PostgresDatabase) -> Vec<i32> {
@@ -118,4 +119,35 @@ async fn lists_come_in_byte_order_whatever_the_databases_locale() {
     sorted.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
     assert_eq!(keys, sorted);
     assert!(keys.len() > ids.len(), "{keys:?}");
+}
+
+/// A write that panics on the blocking pool is rolled back and answered with the panic's message, in
+/// the same words as on SQLite's writer thread, and the next write goes on.
+#[tokio::test]
+async fn a_panicking_write_is_rolled_back_and_answered_as_on_sqlite() {
+    let database = blocking(PostgresDatabase::create);
+    let backend = blocking(|| PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap());
+    let error = backend
+        .write_owned(|tx| -> Result<(), StorageError> {
+            tx.set_neighbourhood_version("c", 1)?;
+            panic!("a bug in the middle of a write");
+        })
+        .await
+        .unwrap_err();
+    let text = format!(
+        "{error}: {}",
+        std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default()
+    );
+    assert!(
+        text.contains("the write panicked (a bug in the middle of a write); its changes were rolled back"),
+        "{text}"
+    );
+    backend.write_owned(|tx| tx.set_neighbourhood_version("d", 1)).await.unwrap();
+    let versions = blocking(|| {
+        backend.read(|tx| {
+            Ok::<_, StorageError>((tx.neighbourhood_version("c")?, tx.neighbourhood_version("d")?))
+        })
+    });
+    assert_eq!(versions.unwrap(), (None, Some(1)));
+    blocking(move || drop(backend));
 }

@@ -366,7 +366,13 @@ impl Backend for PostgresBackend {
         let pool = self.pool.clone();
         async move {
             tokio::task::spawn_blocking(move || write_in(pool.as_ref(), work)).await.unwrap_or_else(|e| {
-                Err(E::from(StorageError::Database { context: "running a write", source: Box::new(e) }))
+                // A panic unwound through the transaction, which rolled back as it was dropped.
+                let error = match e.try_into_panic() {
+                    Ok(panic) => super::panicked(&*panic),
+                    Err(e) => StorageError::Database { context: "running a write", source: Box::new(e) },
+                };
+                tracing::error!(%error, "a write failed on the blocking pool");
+                Err(E::from(error))
             })
         }
     }

@@ -95,19 +95,6 @@ impl std::error::Error for Shared {
     }
 }
 
-/// The error of a write whose work panicked (its writes were rolled back).
-fn panicked(panic: &(dyn std::any::Any + Send)) -> StorageError {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| String::from("a panic without a message"));
-    StorageError::Database {
-        context: "running a write",
-        source: format!("the write panicked ({message}); its changes were rolled back").into(),
-    }
-}
-
 /// The error of a write whose answer never came (the writer thread stopped).
 pub(super) fn lost() -> StorageError {
     StorageError::Database {
@@ -147,7 +134,7 @@ where
                 }),
             },
             Err(panic) => {
-                let error = panicked(&*panic);
+                let error = super::super::panicked(&*panic);
                 tracing::error!(%error, "a write panicked; it was rolled back and the writer goes on");
                 Ran {
                     kept: false,
