@@ -250,8 +250,7 @@ pub(crate) fn stored_change(
     Ok(match data {
         Some(data) => StoredChange::Put {
             version,
-            entity: serde_json::value::RawValue::from_string(data)
-                .map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })?,
+            entity: serde_json::value::RawValue::from_string(data).map_err(bad_entity)?,
         },
         None => {
             StoredChange::Delete { version, key: EntityKey { neighbourhood_id, kind: kind_of(kind)?, id } }
@@ -274,7 +273,16 @@ pub(crate) fn panicked(panic: &(dyn std::any::Any + Send)) -> StorageError {
 
 /// Reads an entity's stored JSON (both back ends).
 pub(crate) fn parse(data: &str) -> Result<Entity> {
-    serde_json::from_str(data).map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })
+    serde_json::from_str(data).map_err(bad_entity)
+}
+
+/// An entity's JSON as both back ends store it (and [`parse`] reads it).
+pub(crate) fn to_json(entity: &Entity) -> Result<String> {
+    serde_json::to_string(entity).map_err(bad_entity)
+}
+
+fn bad_entity(error: serde_json::Error) -> StorageError {
+    StorageError::Data { what: "entity", detail: error.to_string() }
 }
 
 /// Reads a stored kind's name (both back ends).

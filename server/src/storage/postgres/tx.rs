@@ -18,7 +18,7 @@
 use super::{lock_key, pg_error};
 use crate::storage::index::{EntityIndex, index_of};
 use crate::storage::{
-    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change,
+    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change, to_json,
 };
 use postgres::types::{FromSql, ToSql};
 use postgres::{Row, Statement, Transaction};
@@ -321,8 +321,7 @@ impl Tx for PgTx<'_> {
     fn put(&self, entity: &Entity, version: u64) -> Result<()> {
         let key = entity.key();
         let EntityIndex { status, parent, owner, co_owner, counterpart, readers } = index_of(entity);
-        let data = serde_json::to_string(entity)
-            .map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })?;
+        let data = to_json(entity)?;
         let (parent_kind, parent_id) = parent.unzip();
         let (reader_a, reader_b) = readers.map(|[a, b]| (a, b)).unzip();
         self.execute(

@@ -9,7 +9,7 @@
 use super::sqlite_error;
 use crate::storage::index::{EntityIndex, index_of};
 use crate::storage::{
-    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change,
+    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change, to_json,
 };
 use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
 use quartier_core::sync::protocol::{Outcome, StoredChange};
@@ -199,8 +199,7 @@ impl Tx for SqliteTx<'_> {
     fn put(&self, entity: &Entity, version: u64) -> Result<()> {
         let key = entity.key();
         let EntityIndex { status, parent, owner, co_owner, counterpart, readers } = index_of(entity);
-        let data = serde_json::to_string(entity)
-            .map_err(|e| StorageError::Data { what: "entity", detail: e.to_string() })?;
+        let data = to_json(entity)?;
         let (parent_kind, parent_id) = parent.unzip();
         let (reader_a, reader_b) = readers.map(|[a, b]| (a, b)).unzip();
         self.conn
