@@ -11,7 +11,8 @@ use proptest::test_runner::{RngAlgorithm, TestRng};
 use quartier_core::domain::mutation::*;
 use quartier_core::domain::*;
 use quartier_core::store::{
-    Applied, CommitListener, FavourFilter, FavourView, Identity, Page, Store, StoreOptions,
+    Applied, CommitListener, FavourFilter, FavourView, Identity, Page, SearchFilter, SearchOrder, Store,
+    StoreOptions,
 };
 use quartier_core::sync::protocol::{Change, MutationResult, Outcome, PullResponse};
 use std::collections::BTreeMap;
@@ -524,6 +525,89 @@ fn only_what_the_device_changed_is_kept_apart_from_the_replica() {
     assert!(matches!(&results[0].outcome, Outcome::Rejected { .. }), "{results:?}");
     assert_eq!(product(&phone, "n1", "radish").stock, 10);
     assert_eq!(kept_apart(&dir, "phone"), vec![]);
+}
+
+/// Tom offers to lend `title`, here and now, as favour `id`.
+fn offer(id: &str, title: &str) -> FavourPost {
+    FavourPost {
+        id: id.into(),
+        kind: FavourKind::Offer,
+        title: title.into(),
+        details: String::new(),
+        category: "diy".into(),
+        window: None,
+        cell: Some(Cell { row: 100, col: 200 }),
+    }
+}
+
+/// The kinds an observer was told of since it subscribed.
+#[derive(Default)]
+struct ToldKinds(std::sync::Mutex<std::collections::BTreeSet<EntityKind>>);
+
+impl CommitListener for ToldKinds {
+    fn committed(&self, kinds: &std::collections::BTreeSet<EntityKind>) {
+        self.0.lock().unwrap().extend(kinds);
+    }
+}
+
+/// The confirmed state with the device's pending mutations replayed on it: what its replica must show
+/// after a pull.
+fn confirmed_and_pending(server: &Confirmed, device: &Store) -> Vec<Entity> {
+    let mut state = server.state.clone();
+    for m in device.outbox().unwrap() {
+        // Refused on replay: no local effect until the server answers.
+        let _ = state.apply(&m, device.now_ms());
+    }
+    let mut entities: Vec<Entity> =
+        state.entities().filter(|e| e.key().neighbourhood_id == "n1").cloned().collect();
+    entities.sort_by_key(Entity::key);
+    entities
+}
+
+#[test]
+fn a_rebase_leaves_what_the_pull_did_not_change_as_it_was() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    // Offline, the phone offers a ladder; the tablet restocks, and syncs.
+    phone.mutate("n1", offer("ladder", "Ladder")).unwrap();
+    tablet.mutate("n1", adjust("radish", 5)).unwrap();
+    push(&tablet, &mut server);
+    let told = std::sync::Arc::new(ToldKinds::default());
+    let weak = std::sync::Arc::downgrade(&told);
+    phone.subscribe(weak);
+    pull(&phone, &server, "n1", 100);
+    assert_eq!(phone.replica("n1").unwrap(), confirmed_and_pending(&server, &phone));
+    // The ladder came out of the rebase as it went in: its row was not written again, and observers
+    // of the favours are not woken for it.
+    assert_eq!(*told.0.lock().unwrap(), [EntityKind::Product].into());
+    // Nor did it take a new place among the newest: a drill offered on the tablet since comes first.
+    tablet.mutate("n1", offer("drill", "Drill")).unwrap();
+    push(&tablet, &mut server);
+    pull(&phone, &server, "n1", 100);
+    let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
+    let hits: Vec<String> =
+        phone.search("n1", "diy", &newest, Page::default()).unwrap().into_iter().map(|h| h.id).collect();
+    assert_eq!(hits, ["drill", "ladder"]);
+    assert_eq!(phone.replica("n1").unwrap(), confirmed_and_pending(&server, &phone));
+}
+
+#[test]
+fn a_replayed_change_that_lists_things_sees_what_the_earlier_ones_replayed() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    // Offline, Tom offers a ladder on his phone, then leaves the neighbourhood: his offer goes with him.
+    phone.mutate("n1", offer("ladder", "Ladder")).unwrap();
+    phone.mutate("n1", MemberLeave {}).unwrap();
+    let ladder = EntityKey::new("n1", EntityKind::Favour, "ladder");
+    assert_eq!(phone.get(&ladder).unwrap(), None);
+    // His tablet restocked meanwhile; the phone pulls that with both its changes pending. Replaying the
+    // leave lists his things, the ladder among them, which the replay of the offer has just put back.
+    tablet.mutate("n1", adjust("radish", 5)).unwrap();
+    push(&tablet, &mut server);
+    pull(&phone, &server, "n1", 100);
+    assert_eq!(phone.pending_count().unwrap(), 2);
+    assert_eq!(phone.get(&ladder).unwrap(), None);
+    assert_eq!(phone.replica("n1").unwrap(), confirmed_and_pending(&server, &phone));
 }
 
 #[test]

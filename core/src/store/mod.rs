@@ -16,7 +16,8 @@
 //! rules' view), `queries.rs` (the lists the apps show), `search.rs` (full text), `backlog.rs` (texts
 //! waiting to be indexed for search), `inbox.rs` (what
 //! concerns the person, and notifications), `observe.rs` (watching a query), `invitations.rs`,
-//! `error.rs`.
+//! `sync_state.rs` (the outbox, the confirmed state and the rebase; `overlay.rs`, the rebase's working
+//! state; `large_pull.rs`, the indexes a large pull puts off), `error.rs`.
 
 pub mod backlog;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod inbox;
 mod invitations;
 mod large_pull;
 pub mod observe;
+mod overlay;
 pub mod queries;
 pub mod rows;
 pub mod schema;

@@ -20,7 +20,9 @@
 //!   that each keeps all its effects together.
 //! - The rebase resets every entity a pending mutation touched to its confirmed copy, then replays the
 //!   pending mutations in order with the same rules. A mutation the rules now refuse stays pending with no
-//!   local effect: the server has the last word, and its answer reaches the person either way.
+//!   local effect: the server has the last word, and its answer reaches the person either way. Both
+//!   happen in memory over the replica (`overlay.rs`): only the entities that come out different from
+//!   their rows are written.
 //! - A pending mutation may already be in the confirmed state: the server applied it but its answer was
 //!   lost on the way. Replaying it would count it twice (a restock of 5 showing 10). So the last page
 //!   of a pull says up to which of this device's numbers the server had answered (`answered_seq`, read
@@ -33,7 +35,8 @@
 //!   client of this store after the pull was read) are kept for the next pull.
 
 use super::error::{Result, StoreError};
-use super::rows::{self, IN_NEIGHBOURHOOD, SqlView};
+use super::overlay::Overlay;
+use super::rows::{self, IN_NEIGHBOURHOOD};
 use super::{Store, large_pull};
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, Mutation};
 use crate::sync::protocol::{MutationResult, Outcome, PullResponse};
@@ -206,8 +209,9 @@ fn drop_settled_copies(conn: &Connection) -> Result<()> {
 }
 
 /// Resets the given entities to their confirmed state, then replays every pending mutation in order.
-/// Returns the kinds it wrote. An entity with no confirmed copy set aside is in its confirmed state
-/// already (see [`keep_confirmed`]).
+/// Returns the kinds whose rows changed. An entity with no confirmed copy set aside is in its confirmed
+/// state already (see [`keep_confirmed`]). Both happen in an [`Overlay`]: an entity the replay brings
+/// back to what its row holds is not written at all.
 fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> Result<BTreeSet<EntityKind>> {
     keys.extend(pending_keys(conn)?);
     // Mutations applied by the server but not pulled yet are replayed first, on every entity they wrote.
@@ -215,60 +219,53 @@ fn rebase(conn: &rows::Writer<'_>, mut keys: BTreeSet<EntityKey>, now: i64) -> R
     if !settled.is_empty() {
         keys.extend(all_settling_keys(conn)?);
     }
-    let mut kinds: BTreeSet<EntityKind> = keys.iter().map(|k| k.kind).collect();
-    for key in &keys {
-        match confirmed_copy(conn, key)? {
-            Some(Some(entity)) => rows::put(conn, &entity)?,
-            Some(None) => rows::delete(conn, key)?,
-            None => {}
+    let overlay = Overlay::new(conn);
+    for key in keys {
+        if let Some(confirmed) = confirmed_copy(conn, &key)? {
+            overlay.set(key, confirmed);
         }
     }
-    let pending: Vec<(i64, String, bool)> = {
+    let pending: Vec<(i64, String, bool, String)> = {
         let mut stmt = conn
-            .prepare_cached("SELECT seq, mutation, answered FROM outbox ORDER BY seq")
+            .prepare_cached("SELECT seq, mutation, answered, touched FROM outbox ORDER BY seq")
             .map_err(StoreError::sqlite("reading the outbox"))?;
         let rows = stmt
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
             .map_err(StoreError::sqlite("reading the outbox"))?;
         rows.collect::<Result<_, _>>().map_err(StoreError::sqlite("reading the outbox"))?
     };
-    for m in &settled {
-        let effects = match domain::apply(&SqlView(conn), m, now) {
+    let replay = |m: &Mutation| -> Result<Vec<Effect>> {
+        let effects = match domain::apply(&overlay, m, now) {
             Ok(effects) => effects,
-            // Confirmed already, or settled otherwise by the server: the next pull says.
+            // Confirmed already, or settled otherwise by the server (a settled mutation): the next pull
+            // says. A pending one: the server will answer for it; until then it has no local effect.
             Err(domain::ApplyError::Rejected(_)) => Vec::new(),
             Err(domain::ApplyError::View(view)) => return Err(view.into()),
         };
         keep_confirmed(conn, &effects)?;
-        rows::write_effects(conn, &effects)?;
-        kinds.extend(effects.iter().map(|e| e.key().kind));
+        overlay.write_effects(&effects);
+        Ok(effects)
+    };
+    for m in &settled {
+        replay(m)?;
     }
-    for (seq, json, answered) in pending {
-        if answered {
+    for (seq, json, answered, touched_before) in pending {
+        let touched = if answered {
             // Answered by the server, and pulled: the confirmed state holds its effects already (or
             // the server refused it). Not replayed, so it has no local effect left to reset.
-            conn.prepare_cached("UPDATE outbox SET touched = '[]' WHERE seq = ?")
-                .and_then(|mut stmt| stmt.execute([seq]))
-                .map_err(StoreError::sqlite("updating the outbox"))?;
-            continue;
-        }
-        let m: Mutation = serde_json::from_str(&json).map_err(StoreError::data("outbox entry"))?;
-        let effects = match domain::apply(&SqlView(conn), &m, now) {
-            Ok(effects) => effects,
-            // The server will answer for it; until then it has no local effect.
-            Err(domain::ApplyError::Rejected(_)) => Vec::new(),
-            Err(domain::ApplyError::View(view)) => return Err(view.into()),
+            "[]".to_owned()
+        } else {
+            let m: Mutation = serde_json::from_str(&json).map_err(StoreError::data("outbox entry"))?;
+            let touched: BTreeSet<EntityKey> = replay(&m)?.iter().map(Effect::key).collect();
+            serde_json::to_string(&touched).map_err(StoreError::data("outbox keys"))?
         };
-        keep_confirmed(conn, &effects)?;
-        rows::write_effects(conn, &effects)?;
-        kinds.extend(effects.iter().map(|e| e.key().kind));
-        let touched: BTreeSet<EntityKey> = effects.iter().map(Effect::key).collect();
-        let touched = serde_json::to_string(&touched).map_err(StoreError::data("outbox keys"))?;
-        conn.prepare_cached("UPDATE outbox SET touched = ? WHERE seq = ?")
-            .and_then(|mut stmt| stmt.execute(params![touched, seq]))
-            .map_err(StoreError::sqlite("updating the outbox"))?;
+        if touched != touched_before {
+            conn.prepare_cached("UPDATE outbox SET touched = ? WHERE seq = ?")
+                .and_then(|mut stmt| stmt.execute(params![touched, seq]))
+                .map_err(StoreError::sqlite("updating the outbox"))?;
+        }
     }
-    Ok(kinds)
+    overlay.finish()
 }
 
 fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
