@@ -41,7 +41,7 @@ use super::{Store, large_pull};
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, Mutation};
 use crate::sync::protocol::{MutationResult, Outcome, PullResponse};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A mutation the server refused, as the inbox shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,6 +95,13 @@ fn pending_keys(conn: &Connection) -> Result<BTreeSet<EntityKey>> {
     Ok(keys)
 }
 
+/// Whether any pending mutation has an effect on the replica.
+fn holds_keys(conn: &Connection) -> Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE touched != '[]')")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(StoreError::sqlite("reading the outbox"))
+}
+
 /// The mutations the server applied whose confirmed state has not been pulled yet, oldest first.
 fn settled_mutations(conn: &Connection) -> Result<Vec<Mutation>> {
     let mut stmt = conn
@@ -131,24 +138,62 @@ fn all_settling_keys(conn: &Connection) -> Result<BTreeSet<EntityKey>> {
     Ok(keys)
 }
 
-/// The entities of a neighbourhood listed in `table`: `settling` (written by mutations the server
-/// applied since the last pull) or `confirmed` (those whose confirmed state is kept apart, see
-/// [`keep_confirmed`]).
-fn keys_in(conn: &Connection, table: &str, neighbourhood_id: &str) -> Result<BTreeSet<EntityKey>> {
-    let mut stmt = conn
-        .prepare_cached(&format!("SELECT kind, id FROM {table} WHERE neighbourhood_id = ?"))
-        .map_err(StoreError::sqlite("reading the sync state"))?;
+/// The entities of a neighbourhood written by mutations the server applied since the last pull.
+fn settling_keys(conn: &Connection, neighbourhood_id: &str) -> Result<BTreeSet<EntityKey>> {
+    let mut keys = BTreeSet::new();
+    for_kind_and_id(
+        conn,
+        "SELECT kind, id FROM settling WHERE neighbourhood_id = ?",
+        neighbourhood_id,
+        |kind, id| {
+            keys.insert(EntityKey::new(neighbourhood_id, kind, &id));
+        },
+    )?;
+    Ok(keys)
+}
+
+/// Runs `each` on every row of `sql` (a kind and an id, for a neighbourhood).
+fn for_kind_and_id(
+    conn: &Connection,
+    sql: &str,
+    neighbourhood_id: &str,
+    mut each: impl FnMut(EntityKind, String),
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql).map_err(StoreError::sqlite("reading the sync state"))?;
     let rows = stmt
         .query_map([neighbourhood_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
         .map_err(StoreError::sqlite("reading the sync state"))?;
-    let mut keys = BTreeSet::new();
     for row in rows {
         let (kind, id) = row.map_err(StoreError::sqlite("reading the sync state"))?;
         if let Some(kind) = EntityKind::parse(&kind) {
-            keys.insert(EntityKey::new(neighbourhood_id, kind, &id));
+            each(kind, id);
         }
     }
-    Ok(keys)
+    Ok(())
+}
+
+/// The entities of a neighbourhood whose confirmed state is kept apart (see [`keep_confirmed`]), as
+/// a pull looks them up once for each change of a page: by id, then by kind (bit `kind as u32`).
+struct KeptApart(HashMap<String, u32>);
+
+impl KeptApart {
+    fn read(conn: &Connection, neighbourhood_id: &str) -> Result<KeptApart> {
+        let mut ids = HashMap::new();
+        for_kind_and_id(
+            conn,
+            "SELECT kind, id FROM confirmed WHERE neighbourhood_id = ?",
+            neighbourhood_id,
+            |kind, id| {
+                *ids.entry(id).or_default() |= 1 << (kind as u32);
+            },
+        )?;
+        Ok(KeptApart(ids))
+    }
+
+    /// Whether the entity's confirmed state is kept apart (`key` is of the neighbourhood read).
+    fn contains(&self, key: &EntityKey) -> bool {
+        self.0.get(key.id.as_str()).is_some_and(|kinds| kinds & (1 << (key.kind as u32)) != 0)
+    }
 }
 
 /// The confirmed state kept apart for an entity: `None` if none is (the replica holds it), `Some(None)`
@@ -449,10 +494,12 @@ impl Store {
         let now = self.now_ms();
         let (kinds, quiet) = self.write_tx("saving pulled changes", |conn, clock| {
             let deferring = large_pull::defer_if_large(conn, page, self.large_pull)?;
-            let pending = pending_keys(conn)?;
             // The entities of the neighbourhood whose confirmed state is kept apart (none in a first pull;
-            // as many as the changes waiting to be pushed otherwise), read once a page.
-            let kept = keys_in(conn, "confirmed", neighbourhood_id)?;
+            // as many as the changes waiting to be pushed otherwise), read once a page: each one a pending
+            // mutation holds (see `keep_confirmed`), and those only settling ones hold. Which are pending
+            // is read only for a page that has one of them.
+            let kept = KeptApart::read(conn, neighbourhood_id)?;
+            let mut pending: Option<BTreeSet<EntityKey>> = None;
             let mut kinds = BTreeSet::new();
             let mut newest = Hlc::ZERO;
             for change in &page.changes {
@@ -463,7 +510,14 @@ impl Store {
                         key.neighbourhood_id
                     )));
                 }
-                let replica = !pending.contains(&key);
+                let held = kept.contains(&key);
+                let replica = !held || {
+                    let pending = match &mut pending {
+                        Some(pending) => pending,
+                        none => none.insert(pending_keys(conn)?),
+                    };
+                    !pending.contains(&key)
+                };
                 let entity = match &change.effect {
                     Effect::Put { entity } => {
                         newest = newest.max(entity.updated());
@@ -475,7 +529,7 @@ impl Store {
                 let data = entity.map(serde_json::to_string).transpose().map_err(StoreError::data("entity"))?;
                 // A pending mutation's entity: the confirmed state waits in its copy for the rebase. Any
                 // other's copy (a settling mutation wrote it) follows the server's state too.
-                if !replica || kept.contains(&key) {
+                if held {
                     conn.prepare_cached(
                         "INSERT INTO confirmed (neighbourhood_id, kind, id, data) VALUES (?1, ?2, ?3, ?4) \
                          ON CONFLICT (neighbourhood_id, kind, id) DO UPDATE SET data = ?4",
@@ -533,8 +587,8 @@ impl Store {
                         false
                     }
                 };
-                let settled = keys_in(conn, "settling", neighbourhood_id)?;
-                if !pending.is_empty() || !settled.is_empty() {
+                let settled = settling_keys(conn, neighbourhood_id)?;
+                if !settled.is_empty() || holds_keys(conn)? {
                     kinds.extend(rebase(conn, settled, now)?);
                 }
                 // Applied after the page was read: still to be reset by the next pull, with their keys.
