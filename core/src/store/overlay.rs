@@ -21,15 +21,25 @@ use rusqlite::{OptionalExtension, params};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Entities set or written by a rebase and not yet written to the replica: `None` for one that is gone.
+/// Entities set or written by a rebase and not yet written to the replica.
 pub(super) struct Overlay<'w, 'c> {
     w: &'w Writer<'c>,
-    /// Each entity with the order in which the overlay first took it: rows new to the replica are
-    /// numbered in that order, as they would have been written through (newest first follows it).
-    held: RefCell<BTreeMap<EntityKey, (u64, Option<Entity>)>>,
-    taken: std::cell::Cell<u64>,
+    held: RefCell<BTreeMap<EntityKey, Slot>>,
+    /// The keys waiting, in the order the overlay took them: rows new to the replica are numbered in
+    /// that order, as they would have been written through (newest first follows it).
+    order: RefCell<Vec<EntityKey>>,
     /// The kinds whose rows changed.
     written: RefCell<BTreeSet<EntityKind>>,
+}
+
+/// What the overlay holds of an entity. (Written entities keep their slot: taking keys out of the
+/// map would compile B-tree rebalancing into the library for nothing.)
+#[allow(clippy::large_enum_variant)] // nearly every slot is waiting; a box each would cost more
+enum Slot {
+    /// Its state (`None`: gone), not yet written.
+    Waiting(Option<Entity>),
+    /// Written to its row (for a list read): the row holds it.
+    Written,
 }
 
 impl<'w, 'c> Overlay<'w, 'c> {
@@ -37,7 +47,7 @@ impl<'w, 'c> Overlay<'w, 'c> {
         Overlay {
             w,
             held: RefCell::new(BTreeMap::new()),
-            taken: std::cell::Cell::new(0),
+            order: RefCell::new(Vec::new()),
             written: RefCell::new(BTreeSet::new()),
         }
     }
@@ -46,11 +56,14 @@ impl<'w, 'c> Overlay<'w, 'c> {
     pub(super) fn set(&self, key: EntityKey, entity: Option<Entity>) {
         let mut held = self.held.borrow_mut();
         match held.get_mut(&key) {
-            Some((_, value)) => *value = entity,
+            Some(Slot::Waiting(waiting)) => *waiting = entity,
+            Some(slot) => {
+                *slot = Slot::Waiting(entity);
+                self.order.borrow_mut().push(key);
+            }
             None => {
-                let order = self.taken.get();
-                self.taken.set(order + 1);
-                held.insert(key, (order, entity));
+                self.order.borrow_mut().push(key.clone());
+                held.insert(key, Slot::Waiting(entity));
             }
         }
     }
@@ -68,16 +81,22 @@ impl<'w, 'c> Overlay<'w, 'c> {
     /// Writes to the replica the entities held of `kind` (of every kind if `None`) that differ from
     /// their rows, in the order the overlay took them; all of that kind leave the overlay.
     pub(super) fn flush(&self, kind: Option<EntityKind>) -> Result<()> {
-        let mut leaving: Vec<(u64, EntityKey, Option<Entity>)> = Vec::new();
-        self.held.borrow_mut().retain(|key, (order, entity)| {
-            if kind.is_some_and(|k| k != key.kind) {
-                return true;
+        let mut leaving = Vec::new();
+        {
+            let mut held = self.held.borrow_mut();
+            let mut order = self.order.borrow_mut();
+            let (staying, going): (Vec<EntityKey>, Vec<EntityKey>) =
+                std::mem::take(&mut *order).into_iter().partition(|key| kind.is_some_and(|k| k != key.kind));
+            *order = staying;
+            for key in going {
+                if let Some(slot) = held.get_mut(&key) {
+                    if let Slot::Waiting(entity) = std::mem::replace(slot, Slot::Written) {
+                        leaving.push((key, entity));
+                    }
+                }
             }
-            leaving.push((*order, key.clone(), entity.take()));
-            false
-        });
-        leaving.sort_unstable_by_key(|(order, _, _)| *order);
-        for (_, key, entity) in leaving {
+        }
+        for (key, entity) in leaving {
             let data =
                 entity.as_ref().map(serde_json::to_string).transpose().map_err(StoreError::data("entity"))?;
             if stored_json(self.w, &key)? == data {
@@ -118,7 +137,7 @@ fn stored_json(w: &Writer<'_>, key: &EntityKey) -> Result<Option<String>> {
 
 impl StateView for Overlay<'_, '_> {
     fn get(&self, key: &EntityKey) -> Result<Option<Entity>, ViewError> {
-        if let Some((_, entity)) = self.held.borrow().get(key) {
+        if let Some(Slot::Waiting(entity)) = self.held.borrow().get(key) {
             return Ok(entity.clone());
         }
         SqlView(self.w).get(key)

@@ -41,7 +41,7 @@ use super::{Store, large_pull};
 use crate::domain::{self, Effect, Entity, EntityKey, EntityKind, Hlc, Mutation};
 use crate::sync::protocol::{MutationResult, Outcome, PullResponse};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// A mutation the server refused, as the inbox shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -173,26 +173,27 @@ fn for_kind_and_id(
 }
 
 /// The entities of a neighbourhood whose confirmed state is kept apart (see [`keep_confirmed`]), as
-/// a pull looks them up once for each change of a page: by id, then by kind (bit `kind as u32`).
-struct KeptApart(HashMap<String, u32>);
+/// a pull looks them up once for each change of a page: by id (in order), then by kind (bit
+/// `kind as u32`).
+struct KeptApart(Vec<(String, u32)>);
 
 impl KeptApart {
     fn read(conn: &Connection, neighbourhood_id: &str) -> Result<KeptApart> {
-        let mut ids = HashMap::new();
-        for_kind_and_id(
-            conn,
-            "SELECT kind, id FROM confirmed WHERE neighbourhood_id = ?",
-            neighbourhood_id,
-            |kind, id| {
-                *ids.entry(id).or_default() |= 1 << (kind as u32);
-            },
-        )?;
+        let mut ids: Vec<(String, u32)> = Vec::new();
+        // SQLite orders text as Rust does (byte by byte).
+        let sql = "SELECT kind, id FROM confirmed WHERE neighbourhood_id = ? ORDER BY id";
+        for_kind_and_id(conn, sql, neighbourhood_id, |kind, id| match ids.last_mut() {
+            Some((last, kinds)) if *last == id => *kinds |= 1 << (kind as u32),
+            _ => ids.push((id, 1 << (kind as u32))),
+        })?;
         Ok(KeptApart(ids))
     }
 
     /// Whether the entity's confirmed state is kept apart (`key` is of the neighbourhood read).
     fn contains(&self, key: &EntityKey) -> bool {
-        self.0.get(key.id.as_str()).is_some_and(|kinds| kinds & (1 << (key.kind as u32)) != 0)
+        self.0
+            .binary_search_by(|(id, _)| id.as_str().cmp(key.id.as_str()))
+            .is_ok_and(|at| self.0[at].1 & (1 << (key.kind as u32)) != 0)
     }
 }
 
