@@ -610,6 +610,64 @@ fn a_replayed_change_that_lists_things_sees_what_the_earlier_ones_replayed() {
     assert_eq!(phone.replica("n1").unwrap(), confirmed_and_pending(&server, &phone));
 }
 
+/// Whether a word is anywhere in a store's files (the database and its log), in any case.
+fn in_files(dir: &TempDir, name: &str, word: &str) -> bool {
+    let word = word.to_lowercase();
+    ["db", "db-wal"].iter().any(|ext| {
+        let bytes = std::fs::read(dir.path().join(format!("{name}.{ext}"))).unwrap_or_default();
+        bytes.to_ascii_lowercase().windows(word.len()).any(|w| w == word.as_bytes())
+    })
+}
+
+#[test]
+fn a_neighbourhood_left_leaves_nothing_of_it_readable_in_the_files() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = market(&dir);
+    // Many things, so that leaving frees whole pages of them, and one the search has indexed.
+    tablet.mutate("n1", offer("secret", "Zanzibarquux ladder")).unwrap();
+    for i in 0..300 {
+        tablet.mutate("n1", offer(&format!("f{i}"), &format!("Quokkaplum number {i}"))).unwrap();
+    }
+    push(&tablet, &mut server);
+    pull(&phone, &server, "n1", 100);
+    let hits = phone.search("n1", "zanzibarquux", &SearchFilter::default(), Page::default()).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(in_files(&dir, "phone", "zanzibarquux") && in_files(&dir, "phone", "quokkaplum"));
+    phone.forget("n1").unwrap();
+    for word in ["zanzibarquux", "quokkaplum", "Les Vergers"] {
+        assert!(!in_files(&dir, "phone", word), "{word} is still in the phone's files");
+    }
+    // The tablet, still a member, keeps everything; the phone goes on working.
+    assert_eq!(
+        tablet.search("n1", "zanzibarquux", &SearchFilter::default(), Page::default()).unwrap().len(),
+        1
+    );
+    assert_eq!(phone.replica("n1").unwrap(), vec![]);
+    assert!(phone.search("n1", "ladder", &SearchFilter::default(), Page::default()).unwrap().is_empty());
+}
+
+#[test]
+fn the_log_does_not_keep_the_size_of_a_large_pull() {
+    let dir = TempDir::new().unwrap();
+    let (phone, tablet, mut server) = many_favours(&dir, 0, StoreOptions::default().large_pull);
+    for i in 0..3_000 {
+        let post = FavourPost { details: "a".repeat(1_900), ..offer(&format!("f{i}"), "Ladder") };
+        phone.mutate("n1", post).unwrap();
+    }
+    while phone.pending_count().unwrap() > 0 {
+        push(&phone, &mut server);
+    }
+    // One page of 3,000 long favours: a commit of more than 8 MiB to the log.
+    pull(&tablet, &server, "n1", 10_000);
+    let wal = dir.path().join("tablet.db-wal");
+    let grown = std::fs::metadata(&wal).unwrap().len();
+    assert!(grown > 8 << 20, "the pull's commit grew the log to {grown} bytes only");
+    // The next write starts the log over (the page was checkpointed after its commit), and cuts it back.
+    tablet.mutate("n1", offer("ladder", "Ladder")).unwrap();
+    let after = std::fs::metadata(&wal).unwrap().len();
+    assert!(after <= 8 << 20, "the log kept {after} bytes of the pull's {grown}");
+}
+
 #[test]
 fn random_stories_of_two_devices_end_with_the_servers_state() {
     for seed in 1..=12_u8 {

@@ -11,6 +11,10 @@
 //! power loss. [`Durability::Normal`] syncs only at checkpoints: it survives an app crash (and kill -9)
 //! but a power loss may take back the last few commits; it is for bulk loads and benchmarks.
 //!
+//! What is deleted does not stay readable between live rows (`secure_delete = FAST`), and a
+//! neighbourhood left is erased from the files, freed pages and log included ([`Store::forget`]); the
+//! log is cut back to 8 MiB when a checkpoint starts it over.
+//!
 //! One connection serves everything, behind a mutex: SQLite serialises writers anyway, and the reads
 //! the apps make take microseconds. Layout: `schema.rs` (migrations), `rows.rs` (entities ↔ rows and the
 //! rules' view), `queries.rs` (the lists the apps show), `search.rs` (full text), `backlog.rs` (texts
@@ -53,6 +57,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+/// What SQLite does with what a write deletes: "FAST" overwrites it in the pages that stay, at no
+/// extra I/O, so a deleted entity's text is not left readable between live rows; a page freed whole
+/// keeps its old content until reused, except in [`Store::erasing`], which zeroes those too.
+const SECURE_DELETE: &str = "FAST";
+/// The log is cut back to this size (bytes) when a checkpoint starts it over: a large pull's commits
+/// grow it to tens of megabytes, which it kept, with the old page images in them.
+const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 /// Prepared statements kept per connection: more than the store has different queries.
 const STATEMENT_CACHE: usize = 256;
 /// SQLite's page cache, in KiB (its default is 2 MiB). Storing a pulled page touches pages all over
@@ -230,6 +241,10 @@ impl Store {
         conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(StoreError::sqlite("sizing the page cache"))?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(StoreError::sqlite("setting temp_store"))?;
+        conn.pragma_update(None, "secure_delete", SECURE_DELETE)
+            .map_err(StoreError::sqlite("setting secure_delete"))?;
+        conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
+            .map_err(StoreError::sqlite("setting journal_size_limit"))?;
         if !options.read_only {
             // Before any migration, which may change an index a pull cut short had put off. One that
             // cannot be built now (a full disk) leaves the store as usable, only slower to list from:
@@ -321,6 +336,36 @@ impl Store {
         self.write_tx("saving changes", |w, _| rows::write_effects(w, effects))?;
         self.notify(effects.iter().map(|e| e.key().kind).collect());
         Ok(())
+    }
+
+    /// Runs `write`, a transaction deleting what must not stay readable in the store's files (a
+    /// neighbourhood left), with SQLite's `secure_delete` fully on: the pages it frees are zeroed too,
+    /// not only what it takes out of the pages that stay ([`SECURE_DELETE`]). Then empties the log,
+    /// which still holds pages as they were before; if another connection's reader holds it, a later
+    /// checkpoint does (said in the log).
+    fn erasing<T>(&self, write: impl FnOnce() -> Result<T>) -> Result<T> {
+        let secure_delete = |value: &str| {
+            self.lock()
+                .conn
+                .pragma_update(None, "secure_delete", value)
+                .map_err(StoreError::sqlite("setting secure_delete"))
+        };
+        secure_delete("ON")?;
+        let written = write();
+        // Back to the everyday setting whether the write worked or not; its own error comes first.
+        let restored = secure_delete(SECURE_DELETE);
+        let value = written?;
+        restored?;
+        let checkpoint =
+            self.lock().conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, bool>(0));
+        match checkpoint {
+            Ok(false) => {}
+            Ok(true) => tracing::warn!(
+                "the log could not be emptied now (another connection reads it); a later checkpoint will"
+            ),
+            Err(error) => tracing::warn!(%error, "the log could not be emptied now; a later checkpoint will"),
+        }
+        Ok(value)
     }
 
     /// Runs `f` in one immediate transaction with the device's clock, and the search backlog folded in

@@ -626,11 +626,14 @@ impl Store {
     }
 
     /// Forgets a neighbourhood the person no longer belongs to (they left, or a moderator removed them):
-    /// its replica, its confirmed state and its cursor go. Changes still waiting for it cannot be applied
-    /// any more: they move to the refused list with a sentence that says why, so none vanishes unseen.
+    /// its replica, its confirmed state and its cursor go, and nothing of them stays readable in the
+    /// store's files (freed pages zeroed, the search index merged without their entries, the log
+    /// emptied). Changes
+    /// still waiting for it cannot be applied any more: they move to the refused list with a sentence
+    /// that says why, so none vanishes unseen.
     pub fn forget(&self, neighbourhood_id: &str) -> Result<()> {
         let now = self.now_ms();
-        let kinds = self.write_tx("forgetting a neighbourhood", |conn, _| {
+        let kinds = self.erasing(|| self.write_tx("forgetting a neighbourhood", |conn, _| {
             conn.execute(
                 "INSERT OR REPLACE INTO rejected (seq, neighbourhood_id, name, mutation, code, message, rejected_at)                  SELECT seq, neighbourhood_id, name, mutation, 'not_member',                  'You are no longer a member of this neighbourhood, so this change could not be shared.', ?2                  FROM outbox WHERE neighbourhood_id = ?1",
                 params![neighbourhood_id, now],
@@ -652,8 +655,14 @@ impl Store {
             }
             conn.execute("DELETE FROM neighbourhood_numbers WHERE id = ?", [neighbourhood_id])
                 .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
+            // A full-text index takes an entry out by adding a note that it is gone; the entry stays in
+            // its segment until a merge rewrites it. Merged now, into one segment, without them.
+            for kind in &super::backlog::KINDS {
+                conn.execute(&format!("INSERT INTO {0} ({0}) VALUES ('optimize')", kind.fts), [])
+                    .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
+            }
             Ok(EntityKind::ALL.into_iter().collect())
-        })?;
+        }))?;
         tracing::info!(
             neighbourhood = neighbourhood_id,
             "left the neighbourhood: its data is removed from this device"
