@@ -135,9 +135,12 @@ fn every_older_version_upgrades_to_the_fresh_schema() {
     for version in 1..CURRENT_VERSION {
         let path = dir.path().join(format!("v{version}.db"));
         {
+            // Version 1's rows fit the tables up to version 10; from 11 on (rows name their
+            // neighbourhood by a number) they are written at version 1 and migrated up to `version`.
             let mut conn = Connection::open(&path).unwrap();
-            schema::upgrade_to(&mut conn, version).unwrap();
+            schema::upgrade_to(&mut conn, version.min(10)).unwrap();
             fill_version_1(&conn);
+            schema::upgrade_to(&mut conn, version).unwrap();
         }
         let store = Store::open(&path, StoreOptions::default()).unwrap();
         assert!(store.get(&EntityKey::new("n1", EntityKind::Favour, "f1")).unwrap().is_some(), "v{version}");
@@ -271,6 +274,35 @@ fn version_10_keeps_apart_only_the_confirmed_state_of_what_the_device_changed() 
         other => panic!("{other:?}"),
     }
     assert_eq!(kept(&store), [("favour".into(), "f0".into(), Some("As pulled".into()))]);
+}
+
+#[test]
+fn version_12_builds_the_counterpart_index_a_large_pull_put_off_as_the_partial_one() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v11.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::upgrade_to(&mut conn, 11).unwrap();
+        // A large pull put the index off and kept its SQL, and it could not be built again before the
+        // upgrade (a full disk, say).
+        conn.execute_batch(
+            "DROP INDEX favours_by_counterpart_time;
+             INSERT INTO meta (key, value) VALUES ('deferred index favours_by_counterpart_time',
+               'CREATE INDEX favours_by_counterpart_time ON favours (neighbourhood, counterpart, created_at)');",
+        )
+        .unwrap();
+        schema::upgrade_to(&mut conn, 12).unwrap();
+    }
+    drop(Store::open(&path, StoreOptions::default()).unwrap());
+    let fresh_path = dir.path().join("fresh.db");
+    drop(Store::open(&fresh_path, StoreOptions::default()).unwrap());
+    let upgraded = Connection::open(&path).unwrap();
+    assert_fresh_schema(&upgraded, &Connection::open(&fresh_path).unwrap(), "v11");
+    // Nothing is left to build (building it again would fail at every opening and every sync).
+    let waiting: i64 = upgraded
+        .query_row("SELECT count(*) FROM meta WHERE key LIKE 'deferred index %'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(waiting, 0);
 }
 
 #[test]

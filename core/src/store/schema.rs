@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_search_rows.sql"),
     include_str!("migrations/010_confirmed_copies.sql"),
     include_str!("migrations/011_neighbourhood_numbers.sql"),
+    include_str!("migrations/012_counterpart_index.sql"),
 ];
 
 /// The version a fresh database gets.

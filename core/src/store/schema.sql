@@ -1,4 +1,4 @@
--- The schema of a new database, in one step: what migrations 001 to 011 make together, written out
+-- The schema of a new database, in one step: what migrations 001 to 012 make together, written out
 -- (`schema.rs` runs this instead of every migration on an empty database, which opens it several
 -- times faster). Each statement is the text SQLite keeps for its object, so that
 -- `tests/store_migrations.rs` can check that a database brought up to date by the migrations has the
@@ -214,7 +214,7 @@ CREATE INDEX favours_by_status ON favours (neighbourhood, status, created_at);
 CREATE INDEX favours_by_place ON favours (neighbourhood, status, cell_row, cell_col);
 CREATE INDEX favours_by_time ON favours (neighbourhood, created_at);
 CREATE INDEX favours_by_author_time ON favours (neighbourhood, author, created_at);
-CREATE INDEX favours_by_counterpart_time ON favours (neighbourhood, counterpart, created_at);
+CREATE INDEX favours_by_counterpart_time ON favours (neighbourhood, counterpart, created_at) WHERE counterpart IS NOT NULL;
 CREATE INDEX favours_by_category_place ON favours (neighbourhood, category, status, cell_row, cell_col);
 CREATE INDEX items_by_place ON items (neighbourhood, withdrawn, cell_row, cell_col);
 CREATE INDEX items_by_time ON items (neighbourhood, withdrawn, created_at);
