@@ -341,8 +341,8 @@ impl Store {
     /// Runs `write`, a transaction deleting what must not stay readable in the store's files (a
     /// neighbourhood left), with SQLite's `secure_delete` fully on: the pages it frees are zeroed too,
     /// not only what it takes out of the pages that stay ([`SECURE_DELETE`]). Then empties the log,
-    /// which still holds pages as they were before; if another connection's reader holds it, a later
-    /// checkpoint does (said in the log).
+    /// which still holds pages as they were before; if another connection is reading it then, those
+    /// stay until the log is written over (said in the log).
     fn erasing<T>(&self, write: impl FnOnce() -> Result<T>) -> Result<T> {
         let secure_delete = |value: &str| {
             self.lock()
@@ -361,9 +361,12 @@ impl Store {
         match checkpoint {
             Ok(false) => {}
             Ok(true) => tracing::warn!(
-                "the log could not be emptied now (another connection reads it); a later checkpoint will"
+                "the log could not be emptied (another connection reads it): what it held of the neighbourhood stays until written over"
             ),
-            Err(error) => tracing::warn!(%error, "the log could not be emptied now; a later checkpoint will"),
+            Err(error) => tracing::warn!(
+                %error,
+                "the log could not be emptied: what it held of the neighbourhood stays until written over"
+            ),
         }
         Ok(value)
     }
