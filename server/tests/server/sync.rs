@@ -1044,6 +1044,28 @@ async fn a_registration_whose_answer_was_lost_is_asked_again_with_the_same_token
     assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "no token stored in clear");
 }
 
+async fn each_mutation_of_a_push_reads_what_the_ones_before_it_wrote(db: Db) {
+    let server = TestServer::start(db).await;
+    let mut h = hood(&server).await;
+    // In one push (one transaction): Bob asks for help, leaves, then asks again. The rules read Bob
+    // for each; the third must see that he left, and the leave must take the first ask with it.
+    let first = h.bob.mutation(&h.nid, ask("f-first", "Help with a shelf"));
+    let leave = h.bob.mutation(&h.nid, MemberLeave {});
+    let again = h.bob.mutation(&h.nid, ask("f-again", "Help again"));
+    let results = server.push_ok(&h.bob, &[first, leave, again]).await;
+    assert_eq!(results[0].outcome, Outcome::Applied);
+    assert_eq!(results[1].outcome, Outcome::Applied);
+    assert!(
+        matches!(&results[2].outcome, Outcome::Rejected { code: Code::NotMember, .. }),
+        "{:?}",
+        results[2]
+    );
+    let mut replica = Replica::new(&h.nid);
+    server.catch_up(&h.lea, &mut replica, None).await;
+    assert!(!replica.has(EntityKind::Favour, "f-first") && !replica.has(EntityKind::Favour, "f-again"));
+    assert_eq!(replica.member("bob").status, MemberStatus::Left);
+}
+
 on_both_backends!(
     a_device_registers_once_and_its_token_works,
     a_registered_device_adds_another_device_of_its_person,
@@ -1067,4 +1089,5 @@ on_both_backends!(
     a_registration_whose_answer_was_lost_is_asked_again_with_the_same_token,
     a_pull_says_up_to_which_number_the_server_answered_the_puller,
     the_answered_number_agrees_with_the_pulled_changes_while_the_device_pushes,
+    each_mutation_of_a_push_reads_what_the_ones_before_it_wrote,
 );
