@@ -646,6 +646,31 @@ fn a_neighbourhood_left_leaves_nothing_of_it_readable_in_the_files() {
     assert!(phone.search("n1", "ladder", &SearchFilter::default(), Page::default()).unwrap().is_empty());
 }
 
+/// The refused list as the device keeps it: (seq, code).
+fn refused(dir: &TempDir, name: &str) -> Vec<(i64, String)> {
+    let conn = rusqlite::Connection::open(dir.path().join(format!("{name}.db"))).unwrap();
+    let mut stmt = conn.prepare("SELECT seq, code FROM rejected ORDER BY seq").unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn leaving_refuses_what_waits_but_not_what_the_server_answered() {
+    let dir = TempDir::new().unwrap();
+    let (phone, _tablet, mut server) = market(&dir);
+    // The server applies a sale whose answer is lost; the pull says it was answered. Then one more
+    // change, made while the person was leaving, waits.
+    let sold = phone.mutate("n1", adjust("radish", -1)).unwrap().mutation.seq;
+    push_and_lose_the_answer(&phone, &mut server);
+    pull(&phone, &server, "n1", 100);
+    let waiting = phone.mutate("n1", adjust("radish", -2)).unwrap().mutation.seq;
+    assert_eq!(phone.pending_count().unwrap(), 2);
+    phone.forget("n1").unwrap();
+    // Only the change the server never saw is refused; the sale it applied is not called refused.
+    assert_eq!(refused(&dir, "phone"), vec![(i64::try_from(waiting).unwrap(), "not_member".to_owned())]);
+    assert!(sold < waiting);
+    assert_eq!(phone.pending_count().unwrap(), 0);
+}
+
 #[test]
 fn the_log_does_not_keep_the_size_of_a_large_pull() {
     let dir = TempDir::new().unwrap();

@@ -630,12 +630,14 @@ impl Store {
     /// store's files (freed pages zeroed, the search index merged without their entries, the log
     /// emptied). Changes
     /// still waiting for it cannot be applied any more: they move to the refused list with a sentence
-    /// that says why, so none vanishes unseen.
+    /// that says why, so none vanishes unseen — except those the server had answered already (its
+    /// answer lost on the way, the pull saying so): the device does not know whether they were
+    /// applied, and must not tell the person they were not; they leave the outbox.
     pub fn forget(&self, neighbourhood_id: &str) -> Result<()> {
         let now = self.now_ms();
         let kinds = self.erasing(|| self.write_tx("forgetting a neighbourhood", |conn, _| {
             conn.execute(
-                "INSERT OR REPLACE INTO rejected (seq, neighbourhood_id, name, mutation, code, message, rejected_at)                  SELECT seq, neighbourhood_id, name, mutation, 'not_member',                  'You are no longer a member of this neighbourhood, so this change could not be shared.', ?2                  FROM outbox WHERE neighbourhood_id = ?1",
+                "INSERT OR REPLACE INTO rejected (seq, neighbourhood_id, name, mutation, code, message, rejected_at)                  SELECT seq, neighbourhood_id, name, mutation, 'not_member',                  'You are no longer a member of this neighbourhood, so this change could not be shared.', ?2                  FROM outbox WHERE neighbourhood_id = ?1 AND answered = 0",
                 params![neighbourhood_id, now],
             )
             .map_err(StoreError::sqlite("forgetting a neighbourhood"))?;
