@@ -1,5 +1,3 @@
-@file:OptIn(kotlin.io.path.ExperimentalPathApi::class)
-
 package org.quartier
 
 import java.net.ServerSocket
@@ -7,7 +5,6 @@ import java.net.Socket
 import java.nio.file.Files
 import java.nio.file.Path
 import java.util.Collections
-import kotlin.io.path.deleteRecursively
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
@@ -45,7 +42,7 @@ class CancellationTest {
     @AfterEach
     fun close() {
         store.close()
-        dir.deleteRecursively()
+        dir.deleteTestFolder()
     }
 
     /** Waits (bounded) until [condition] holds: the core lets go on its own threads, a moment later. */

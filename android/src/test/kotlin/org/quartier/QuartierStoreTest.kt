@@ -8,7 +8,6 @@ import java.time.LocalDate
 import java.util.Collections
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.coroutines.Continuation
-import kotlin.io.path.deleteRecursively
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.take
 import kotlinx.coroutines.flow.toList
@@ -40,7 +39,6 @@ import org.quartier.core.StorageProblem
 import org.quartier.core.fileSecretStore
 
 /** The Kotlin shell over the real Rust library and a real database in a temporary folder. */
-@OptIn(kotlin.io.path.ExperimentalPathApi::class)
 class QuartierStoreTest {
     private lateinit var dir: Path
     private lateinit var store: QuartierStore
@@ -54,7 +52,7 @@ class QuartierStoreTest {
     @AfterEach
     fun close() {
         store.close()
-        dir.deleteRecursively()
+        dir.deleteTestFolder()
     }
 
     @Test

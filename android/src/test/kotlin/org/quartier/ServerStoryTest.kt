@@ -1,11 +1,8 @@
-@file:OptIn(kotlin.io.path.ExperimentalPathApi::class)
-
 package org.quartier
 
 import java.nio.file.Files
 import java.nio.file.Path
 import java.time.LocalDate
-import kotlin.io.path.deleteRecursively
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.Channel
@@ -53,7 +50,7 @@ class ServerStoryTest {
     @AfterEach
     fun tearDown() {
         closing.reversed().forEach { it.close() }
-        dir.deleteRecursively()
+        dir.deleteTestFolder()
     }
 
     private fun secrets(name: String) = fileSecretStore(dir.resolve("$name-secrets.json").toString())

@@ -6,7 +6,6 @@ import java.io.IOException
 import java.nio.file.Files
 import java.nio.file.Path
 import java.util.concurrent.TimeUnit
-import kotlin.io.path.deleteRecursively
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -27,7 +26,6 @@ import org.quartier.core.StorageProblem
  * be mounted those tests are skipped, saying why. The lock is held by another process, `hold-lock`, built
  * by cargo beside the library (`cargo build -p quartier-e2e --bin hold-lock`; scripts/test-shells.sh does).
  */
-@OptIn(kotlin.io.path.ExperimentalPathApi::class)
 class StorageFaultsTest {
     private lateinit var dir: Path
     private var mounted = false
@@ -40,7 +38,7 @@ class StorageFaultsTest {
     @AfterEach
     fun cleanUp() {
         if (mounted) run("umount", dir.toString()) || run("umount", "-l", dir.toString())
-        dir.deleteRecursively()
+        dir.deleteTestFolder()
     }
 
     private fun run(vararg command: String): Boolean {
