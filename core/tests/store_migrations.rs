@@ -46,6 +46,14 @@ fn assert_fresh_schema(upgraded: &Connection, fresh: &Connection, from: &str) {
     );
 }
 
+/// A database made by a store opened on an empty file in `dir` (`fresh.db`): the schema every upgrade
+/// must end at.
+fn fresh_database(dir: &TempDir) -> Connection {
+    let path = dir.path().join("fresh.db");
+    drop(Store::open(&path, StoreOptions::default()).unwrap());
+    Connection::open(&path).unwrap()
+}
+
 /// Rows exactly as version 1 of Quartier wrote them: a neighbourhood, its founder, an open favour
 /// with its search entry, and a mutation waiting in the outbox.
 fn fill_version_1(conn: &Connection) {
@@ -118,10 +126,8 @@ fn a_version_1_database_with_data_upgrades_and_keeps_it() {
     drop(store);
 
     // And its schema is the one a fresh database gets.
-    let fresh_path = dir.path().join("fresh.db");
-    drop(Store::open(&fresh_path, StoreOptions::default()).unwrap());
     let upgraded = Connection::open(&path).unwrap();
-    let fresh = Connection::open(&fresh_path).unwrap();
+    let fresh = fresh_database(&dir);
     assert_eq!(schema::version(&upgraded).unwrap(), CURRENT_VERSION);
     assert_fresh_schema(&upgraded, &fresh, "v1");
 }
@@ -129,9 +135,7 @@ fn a_version_1_database_with_data_upgrades_and_keeps_it() {
 #[test]
 fn every_older_version_upgrades_to_the_fresh_schema() {
     let dir = TempDir::new().unwrap();
-    let fresh_path = dir.path().join("fresh.db");
-    drop(Store::open(&fresh_path, StoreOptions::default()).unwrap());
-    let fresh = Connection::open(&fresh_path).unwrap();
+    let fresh = fresh_database(&dir);
     for version in 1..CURRENT_VERSION {
         let path = dir.path().join(format!("v{version}.db"));
         {
@@ -294,10 +298,8 @@ fn version_12_builds_the_counterpart_index_a_large_pull_put_off_as_the_partial_o
         schema::upgrade_to(&mut conn, 12).unwrap();
     }
     drop(Store::open(&path, StoreOptions::default()).unwrap());
-    let fresh_path = dir.path().join("fresh.db");
-    drop(Store::open(&fresh_path, StoreOptions::default()).unwrap());
     let upgraded = Connection::open(&path).unwrap();
-    assert_fresh_schema(&upgraded, &Connection::open(&fresh_path).unwrap(), "v11");
+    assert_fresh_schema(&upgraded, &fresh_database(&dir), "v11");
     // Nothing is left to build (building it again would fail at every opening and every sync).
     let waiting: i64 = upgraded
         .query_row("SELECT count(*) FROM meta WHERE key LIKE 'deferred index %'", [], |row| row.get(0))

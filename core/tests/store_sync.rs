@@ -540,16 +540,6 @@ fn offer(id: &str, title: &str) -> FavourPost {
     }
 }
 
-/// The kinds an observer was told of since it subscribed.
-#[derive(Default)]
-struct ToldKinds(std::sync::Mutex<std::collections::BTreeSet<EntityKind>>);
-
-impl CommitListener for ToldKinds {
-    fn committed(&self, kinds: &std::collections::BTreeSet<EntityKind>) {
-        self.0.lock().unwrap().extend(kinds);
-    }
-}
-
 /// The confirmed state with the device's pending mutations replayed on it: what its replica must show
 /// after a pull.
 fn confirmed_and_pending(server: &Confirmed, device: &Store) -> Vec<Entity> {
@@ -572,14 +562,14 @@ fn a_rebase_leaves_what_the_pull_did_not_change_as_it_was() {
     phone.mutate("n1", offer("ladder", "Ladder")).unwrap();
     tablet.mutate("n1", adjust("radish", 5)).unwrap();
     push(&tablet, &mut server);
-    let told = std::sync::Arc::new(ToldKinds::default());
+    let told = std::sync::Arc::new(Told::default());
     let weak = std::sync::Arc::downgrade(&told);
     phone.subscribe(weak);
     pull(&phone, &server, "n1", 100);
     assert_eq!(phone.replica("n1").unwrap(), confirmed_and_pending(&server, &phone));
     // The ladder came out of the rebase as it went in: its row was not written again, and observers
     // of the favours are not woken for it.
-    assert_eq!(*told.0.lock().unwrap(), [EntityKind::Product].into());
+    assert_eq!(told.kinds(), [EntityKind::Product].into());
     // Nor did it take a new place among the newest: a drill offered on the tablet since comes first.
     tablet.mutate("n1", offer("drill", "Drill")).unwrap();
     push(&tablet, &mut server);
@@ -785,19 +775,24 @@ fn indexes(dir: &TempDir, name: &str) -> Vec<String> {
     stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
-/// Counts the commits an observer is told of.
+/// The commits an observer is told of since it subscribed: the kinds each says changed.
 #[derive(Default)]
-struct Told(std::sync::atomic::AtomicUsize);
+struct Told(std::sync::Mutex<Vec<std::collections::BTreeSet<EntityKind>>>);
 
 impl CommitListener for Told {
-    fn committed(&self, _kinds: &std::collections::BTreeSet<EntityKind>) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fn committed(&self, kinds: &std::collections::BTreeSet<EntityKind>) {
+        self.0.lock().unwrap().push(kinds.clone());
     }
 }
 
 impl Told {
     fn times(&self) -> usize {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.lock().unwrap().len()
+    }
+
+    /// Every kind it was told of.
+    fn kinds(&self) -> std::collections::BTreeSet<EntityKind> {
+        self.0.lock().unwrap().iter().flatten().copied().collect()
     }
 }
 

@@ -15,9 +15,8 @@
 //! asking SQL.
 
 use super::error::{Result, StoreError};
-use super::rows::{self, IN_NEIGHBOURHOOD, SqlView, Writer};
+use super::rows::{self, SqlView, Writer};
 use crate::domain::{Effect, Entity, EntityKey, EntityKind, Favour, Loan, Order, StateView, ViewError};
-use rusqlite::{OptionalExtension, params};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -99,7 +98,7 @@ impl<'w, 'c> Overlay<'w, 'c> {
         for (key, entity) in leaving {
             let data =
                 entity.as_ref().map(serde_json::to_string).transpose().map_err(StoreError::data("entity"))?;
-            if stored_json(self.w, &key)? == data {
+            if rows::get_json(self.w, &key)? == data {
                 continue;
             }
             match (entity, data) {
@@ -123,16 +122,6 @@ impl<'w, 'c> Overlay<'w, 'c> {
         self.flush(kind)?;
         Ok(SqlView(self.w))
     }
-}
-
-/// An entity's row as JSON, if the replica has it.
-fn stored_json(w: &Writer<'_>, key: &EntityKey) -> Result<Option<String>> {
-    let sql = format!("SELECT data FROM {} WHERE {IN_NEIGHBOURHOOD} AND id = ?", rows::table_of(key.kind));
-    w.prepare_cached(&sql)
-        .and_then(|mut stmt| {
-            stmt.query_row(params![key.neighbourhood_id, key.id], |row| row.get(0)).optional()
-        })
-        .map_err(StoreError::sqlite("reading the local state"))
 }
 
 impl StateView for Overlay<'_, '_> {

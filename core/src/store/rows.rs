@@ -16,7 +16,7 @@
 use super::error::{Result, StoreError};
 use crate::domain::*;
 use rusqlite::types::Value;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// A replica row's neighbourhood, by the id bound to the statement's next parameter: rows name it by
@@ -355,8 +355,17 @@ pub fn entities(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> 
 }
 
 pub fn get(conn: &Connection, key: &EntityKey) -> Result<Option<Entity>> {
+    get_json(conn, key)?.map(|data| parse(&data)).transpose()
+}
+
+/// An entity's row as its JSON, unread, if the replica has it.
+pub fn get_json(conn: &Connection, key: &EntityKey) -> Result<Option<String>> {
     let sql = format!("SELECT data FROM {} WHERE {IN_NEIGHBOURHOOD} AND id = ?", table_of(key.kind));
-    Ok(entities(conn, &sql, params![key.neighbourhood_id, key.id])?.pop())
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_row(params![key.neighbourhood_id, key.id], |row| row.get(0)).optional()
+        })
+        .map_err(StoreError::sqlite("reading the local state"))
 }
 
 /// The rules' view of a connection (or of a transaction, which derefs to one).
