@@ -2,13 +2,19 @@
 //! built as the rules' own entities and written through the stores' own paths (`Store::write_effects`,
 //! `Store::apply_pulled` on the device; `Tx::put` on the server), each in one transaction.
 //!
-//! Everything is seeded, so two runs measure the same data. Titles are drawn from a word list so that
-//! full-text search has realistic hit counts; places are cells in a square around [`home`]. To add a kind
-//! of data, add a constructor here and a count to [`Counts`].
+//! Everything is seeded, so two runs measure the same data. Texts are drawn from a [`Vocabulary`]: by
+//! default 98 everyday words, each as likely (every searched word is in 15–30 % of the texts: the
+//! full-text search's worst case), or a long-tailed one in which words are as frequent as in real
+//! text. Places are cells in a square around [`home`]. To add a kind of data, add a constructor here
+//! and a count to [`Counts`].
 
 use quartier_core::domain::*;
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// Monday 2 March 2026, 09:00 UTC: the clock of every generated entity.
 pub const T0: i64 = 1_772_442_000_000;
@@ -117,6 +123,96 @@ const WORDS: &[&str] = &[
 const CATEGORIES: &[&str] = &["garden", "repairs", "kitchen", "kids", "tools", "sport", "music", "moving"];
 const UNITS: &[&str] = &["kg", "bunch", "piece", "jar", "dozen"];
 
+/// Where the generator's words come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vocabulary {
+    /// [`WORDS`], each as likely: a searched word is in 15–30 % of the texts, so its list of matches
+    /// is tens of thousands long. Every benchmark but one uses it (the figures of earlier runs too).
+    Narrow,
+    /// [`LongTail`]: words as frequent as in real text.
+    LongTailed,
+}
+
+/// A long-tailed vocabulary: [`LongTail::WORDS`] made-up words (two or three syllables, so that a
+/// few start with another, as "drill" and "drilling" do), the one of rank r written with a frequency
+/// proportional to 1/r (Zipf's law, which word frequencies in text follow). A search is for a word
+/// drawn as often as it is written, leaving out the [`LongTail::UNSEARCHED`] most frequent ones: in
+/// real text those are the function words (the, and, for, with…), which nobody searches for.
+#[derive(Debug)]
+pub struct LongTail {
+    words: Vec<String>,
+    written: WeightedIndex<f64>,
+    searched: WeightedIndex<f64>,
+}
+
+impl LongTail {
+    pub const WORDS: usize = 10_000;
+    pub const UNSEARCHED: usize = 100;
+
+    /// The vocabulary: the same in every run and every generator.
+    pub fn get() -> &'static LongTail {
+        static VOCABULARY: OnceLock<LongTail> = OnceLock::new();
+        VOCABULARY.get_or_init(|| {
+            const ONSETS: &[&str] =
+                &["b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "v", "br", "ch", "pl", "tr"];
+            const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou"];
+            let mut rng = StdRng::seed_from_u64(1);
+            let mut seen = HashSet::new();
+            let mut words = Vec::with_capacity(LongTail::WORDS);
+            while words.len() < LongTail::WORDS {
+                let syllables = rng.random_range(2..=3);
+                let word: String = (0..syllables)
+                    .map(|_| {
+                        let onset = ONSETS[rng.random_range(0..ONSETS.len())];
+                        format!("{onset}{}", VOWELS[rng.random_range(0..VOWELS.len())])
+                    })
+                    .collect();
+                if seen.insert(word.clone()) {
+                    words.push(word);
+                }
+            }
+            let zipf = |from: usize| {
+                let weights =
+                    (1..=LongTail::WORDS).map(|rank| if rank > from { 1.0 / rank as f64 } else { 0.0 });
+                WeightedIndex::new(weights).unwrap_or_else(|e| unreachable!("positive weights: {e}"))
+            };
+            LongTail { words, written: zipf(0), searched: zipf(LongTail::UNSEARCHED) }
+        })
+    }
+}
+
+impl Vocabulary {
+    /// Its name in the report.
+    pub fn describe(self) -> String {
+        match self {
+            Vocabulary::Narrow => format!("{}-word vocabulary (the worst case)", WORDS.len()),
+            Vocabulary::LongTailed => format!("long-tailed vocabulary ({} words, Zipf)", LongTail::WORDS),
+        }
+    }
+
+    /// A word as written in a text.
+    fn written(self, rng: &mut StdRng) -> &'static str {
+        match self {
+            Vocabulary::Narrow => WORDS[rng.random_range(0..WORDS.len())],
+            Vocabulary::LongTailed => {
+                let tail = LongTail::get();
+                &tail.words[tail.written.sample(rng)]
+            }
+        }
+    }
+
+    /// A word as searched for.
+    fn searched(self, rng: &mut StdRng) -> &'static str {
+        match self {
+            Vocabulary::Narrow => WORDS[rng.random_range(0..WORDS.len())],
+            Vocabulary::LongTailed => {
+                let tail = LongTail::get();
+                &tail.words[tail.searched.sample(rng)]
+            }
+        }
+    }
+}
+
 /// A cell in Paris 11e, around which the neighbourhood lives.
 pub fn home() -> Cell {
     Cell::from_coordinates(48.8590, 2.3800).unwrap_or(Cell { row: 0, col: 0 })
@@ -163,6 +259,7 @@ pub struct Generator {
     counts: Counts,
     next: usize,
     nid: String,
+    vocabulary: Vocabulary,
 }
 
 impl Generator {
@@ -172,11 +269,22 @@ impl Generator {
 
     /// Generates the neighbourhood `nid` instead of [`NID`].
     pub fn in_neighbourhood(nid: &str, counts: Counts, seed: u64) -> Generator {
-        Generator { rng: StdRng::seed_from_u64(seed), counts, next: 0, nid: nid.to_owned() }
+        Generator {
+            rng: StdRng::seed_from_u64(seed),
+            counts,
+            next: 0,
+            nid: nid.to_owned(),
+            vocabulary: Vocabulary::Narrow,
+        }
+    }
+
+    /// The same, its texts written (and its searched words drawn) from `vocabulary`.
+    pub fn with_vocabulary(self, vocabulary: Vocabulary) -> Generator {
+        Generator { vocabulary, ..self }
     }
 
     fn title(&mut self, words: usize) -> String {
-        (0..words).map(|_| WORDS[self.rng.random_range(0..WORDS.len())]).collect::<Vec<_>>().join(" ")
+        (0..words).map(|_| self.vocabulary.written(&mut self.rng)).collect::<Vec<_>>().join(" ")
     }
 
     fn category(&mut self) -> String {
@@ -348,9 +456,9 @@ impl Generator {
         batch
     }
 
-    /// A word that occurs in titles, for searches.
+    /// A word to search for, as people search the vocabulary's texts.
     pub fn word(&mut self) -> &'static str {
-        WORDS[self.rng.random_range(0..WORDS.len())]
+        self.vocabulary.searched(&mut self.rng)
     }
 }
 

@@ -137,34 +137,43 @@ pub fn run(sizes: &Sizes, work: &Path, device_exe: &Path) -> Result<Vec<Row>> {
         };
         let r = local::reads(d.path(), counts, sizes.queries)?;
         let fav = format!("{} favours", counts.favours);
-        for (name, s, b, base, limit) in [
-            (
-                format!("50 nearest open favours around a cell, of {fav}"),
-                &r.nearest,
-                &r.nearest_baseline,
-                "plain SQL: 50 rows of a box by the place index",
-                2.0,
-            ),
-            (
-                format!(
-                    "Full-text search of one word, best match first, {} items + {} products + {fav}",
-                    counts.items, counts.products
-                ),
-                &r.search,
-                &r.search_baseline,
+        let texts = counts.favours + counts.items + counts.products;
+        // Each vocabulary's searches, with how much of the replica a searched word is in.
+        let searched = |s: &local::Searches, vocabulary: data::Vocabulary| {
+            let share = 100.0 * s.median_matches() as f64 / texts.max(1) as f64;
+            format!(
+                "{} items + {} products + {fav}, {}: the median word searched is in {share:.2} % of them",
+                counts.items,
+                counts.products,
+                vocabulary.describe()
+            )
+        };
+        let narrow = searched(&r.search, data::Vocabulary::Narrow);
+        let long_tail = searched(&r.search_long_tail, data::Vocabulary::LongTailed);
+        let mut timed = vec![(
+            format!("50 nearest open favours around a cell, of {fav}"),
+            &r.nearest,
+            &r.nearest_baseline,
+            "plain SQL: 50 rows of a box by the place index",
+            2.0,
+        )];
+        for (s, what) in [(&r.search, &narrow), (&r.search_long_tail, &long_tail)] {
+            timed.push((
+                format!("Full-text search of one word, best match first, {what}"),
+                &s.best,
+                &s.best_baseline,
                 "plain FTS5 ranked by bm25: 50 of each kind",
                 2.0,
-            ),
-            (
-                format!(
-                    "Full-text search of one word, newest first, {} items + {} products + {fav}",
-                    counts.items, counts.products
-                ),
-                &r.search_newest,
-                &r.search_newest_baseline,
+            ));
+            timed.push((
+                format!("Full-text search of one word, newest first, {what}"),
+                &s.newest,
+                &s.newest_baseline,
                 "plain FTS5 in its table's order: 50 of each kind",
                 2.0,
-            ),
+            ));
+        }
+        timed.extend([
             (
                 "A write seen by an observer of the nearest-favours list (synchronous=FULL)".to_owned(),
                 &r.observed,
@@ -179,7 +188,8 @@ pub fn run(sizes: &Sizes, work: &Path, device_exe: &Path) -> Result<Vec<Row>> {
                 "the same write, unobserved",
                 1.0,
             ),
-        ] {
+        ]);
+        for (name, s, b, base, limit) in timed {
             let (m, bm) = (ms(s.median()), ms(b.median()));
             rows.push(Row {
                 name: format!("{name} (median of {})", s.len()),

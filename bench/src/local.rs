@@ -5,7 +5,7 @@
 //! nothing here talks to a server (that is `sync.rs`). To add a device benchmark: a function here, a
 //! row in `report.rs`, and a call in `lib.rs`.
 
-use crate::data::{self, Counts, Generator, NID};
+use crate::data::{self, Counts, Generator, NID, Vocabulary};
 use crate::measure::Samples;
 use quartier_core::domain::{Cell, EntityKind, FavourStatus};
 use quartier_core::store::{
@@ -31,7 +31,11 @@ pub fn open_store(path: &Path, durability: Durability) -> std::result::Result<St
 
 /// Writes a generated neighbourhood into the replica, `batch` entities per transaction.
 pub fn seed_replica(store: &Store, counts: Counts, seed: u64) -> Result<()> {
-    let mut generator = Generator::new(counts, seed);
+    seed_replica_from(store, Generator::new(counts, seed))
+}
+
+/// Writes what `generator` makes into the replica, 50,000 entities per transaction.
+fn seed_replica_from(store: &Store, mut generator: Generator) -> Result<()> {
     loop {
         let batch = generator.batch(50_000);
         if batch.is_empty() {
@@ -125,11 +129,10 @@ pub struct Reads {
     pub counts: Counts,
     pub nearest: Samples,
     pub nearest_baseline: Samples,
-    /// Best match first (the default).
-    pub search: Samples,
-    pub search_baseline: Samples,
-    pub search_newest: Samples,
-    pub search_newest_baseline: Samples,
+    /// Searches of the suite's narrow vocabulary (the worst case: see [`Vocabulary::Narrow`]).
+    pub search: Searches,
+    /// The same searches on a replica of the same size written in a long-tailed vocabulary.
+    pub search_long_tail: Searches,
     /// From the call to `mutate` to the observer holding the new result.
     pub observed: Samples,
     /// The same writes with nobody watching.
@@ -139,15 +142,36 @@ pub struct Reads {
     pub observed_normal_baseline: Samples,
 }
 
+/// Full-text searches of one word, each order with its plain-FTS5 baseline.
+#[derive(Debug, Clone, Default)]
+pub struct Searches {
+    /// Best match first (the default).
+    pub best: Samples,
+    pub best_baseline: Samples,
+    pub newest: Samples,
+    pub newest_baseline: Samples,
+    /// How many texts (favours, items and products) hold each word searched: how much each search
+    /// had to go through.
+    pub matches: Vec<usize>,
+}
+
+impl Searches {
+    /// The median of [`Searches::matches`].
+    pub fn median_matches(&self) -> usize {
+        let mut sorted = self.matches.clone();
+        sorted.sort_unstable();
+        sorted.get(sorted.len().saturating_sub(1) / 2).copied().unwrap_or(0)
+    }
+}
+
 /// 50 nearest open favours around random cells, and full-text searches of one word, over a replica
-/// holding `counts`; then writes seen by an observer of the nearest-favours list.
+/// holding `counts`; then writes seen by an observer of the nearest-favours list; then the same
+/// searches on a second replica of the same size written in the long-tailed vocabulary.
 pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
     let store = Arc::new(open_store(&dir.join("reads.db"), Durability::Full)?);
     seed_replica(&store, counts, 2)?;
     let mut picker = Generator::new(counts, 99);
     let (mut nearest, mut nearest_baseline) = (Samples::new(), Samples::new());
-    let (mut search, mut search_baseline) = (Samples::new(), Samples::new());
-    let (mut search_newest, mut search_newest_baseline) = (Samples::new(), Samples::new());
     let page = Page::new(50, 0);
     let number: i64 = store.read(|conn| {
         conn.query_row("SELECT number FROM neighbourhood_numbers WHERE id = ?", [NID], |row| row.get(0))
@@ -182,25 +206,8 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
                 Ok(parsed.len())
             })
         })?;
-        let word = picker.word();
-        let best = SearchFilter::default();
-        let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
-        let found = search.time(|| store.search(NID, word, &best, page))?;
-        let found_newest = search_newest.time(|| store.search(NID, word, &newest, page))?;
-        if counts.favours >= 1000 && (found.len() != 50 || found_newest.len() != 50) {
-            return Err(format!(
-                "searching {word:?} gave {} and {} hits instead of 50",
-                found.len(),
-                found_newest.len()
-            )
-            .into());
-        }
-        // Baselines: plain FTS5 over the same three search tables with the same query (the word as
-        // the start of a word, as typed text is searched), 50 rows of each read with their entity's
-        // data, in the same order: ranked by bm25, or the tables' order backwards.
-        search_baseline.time(|| plain_search(&store, word, "ORDER BY bm25({fts})"))?;
-        search_newest_baseline.time(|| plain_search(&store, word, "ORDER BY f.rowid DESC"))?;
     }
+    let search = searches(&store, &mut picker, queries, counts.favours >= 1000)?;
     let (observed, observed_baseline) = observed_writes(&store, "f", queries.min(200))?;
     // The same store at synchronous=NORMAL (what Android and Core Data use with WAL): the write's
     // commit no longer waits for the disk, so what is left is the observer's own work.
@@ -208,18 +215,83 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::sqlite("synchronous"))
     })?;
     let (observed_normal, observed_normal_baseline) = observed_writes(&store, "n", queries.min(200))?;
+    drop(store);
+
+    let long_tail = open_store(&dir.join("reads-long-tail.db"), Durability::Full)?;
+    seed_replica_from(&long_tail, Generator::new(counts, 2).with_vocabulary(Vocabulary::LongTailed))?;
+    let mut picker = Generator::new(counts, 99).with_vocabulary(Vocabulary::LongTailed);
+    // Rare words are in fewer than 50 texts: every search must find something, not 50.
+    let search_long_tail = searches(&long_tail, &mut picker, queries, false)?;
     Ok(Reads {
         counts,
         nearest,
         nearest_baseline,
         search,
-        search_baseline,
-        search_newest,
-        search_newest_baseline,
+        search_long_tail,
         observed,
         observed_baseline,
         observed_normal,
         observed_normal_baseline,
+    })
+}
+
+/// `queries` searches of a word `picker` draws, best match first and newest first, each timed with its
+/// baseline; each must find 50 hits if `full` (the words are in thousands of texts), else as many as
+/// the open things holding the word, up to 50.
+fn searches(store: &Store, picker: &mut Generator, queries: usize, full: bool) -> Result<Searches> {
+    let mut s = Searches::default();
+    let page = Page::new(50, 0);
+    let best = SearchFilter::default();
+    let newest = SearchFilter { order: SearchOrder::Newest, ..SearchFilter::default() };
+    for _ in 0..queries {
+        let word = picker.word();
+        let found = s.best.time(|| store.search(NID, word, &best, page))?;
+        let found_newest = s.newest.time(|| store.search(NID, word, &newest, page))?;
+        let (matches, open) = count_matches(store, word)?;
+        let expected = if full { 50 } else { open.min(50) };
+        if found.len() != expected || found_newest.len() != expected {
+            return Err(format!(
+                "searching {word:?} gave {} and {} hits; {open} open things hold it, so {expected} were expected",
+                found.len(),
+                found_newest.len()
+            )
+            .into());
+        }
+        s.matches.push(matches);
+        // Baselines: plain FTS5 over the same three search tables with the same query (the word as
+        // the start of a word, as typed text is searched), 50 rows of each read with their entity's
+        // data, in the same order: ranked by bm25, or the tables' order backwards.
+        s.best_baseline.time(|| plain_search(store, word, "ORDER BY bm25({fts})"))?;
+        s.newest_baseline.time(|| plain_search(store, word, "ORDER BY f.rowid DESC"))?;
+    }
+    Ok(s)
+}
+
+/// How many texts hold a word starting with `word` (favours, items and products on sale), and how many
+/// of those a search finds (favours open, items not withdrawn), untimed.
+fn count_matches(store: &Store, word: &str) -> std::result::Result<(usize, usize), StoreError> {
+    let prefix = format!("\"{word}\"*");
+    store.read(|conn| {
+        let (mut all, mut found) = (0, 0);
+        for (fts, table, open) in [
+            ("favours_fts", "favours", "e.status = 'open'"),
+            ("items_fts", "items", "e.withdrawn = 0"),
+            ("products_fts", "products", "e.removed = 0"),
+        ] {
+            let (n, open): (i64, i64) = conn
+                .query_row(
+                    &format!(
+                        "SELECT count(*), count(*) FILTER (WHERE {open}) FROM {fts} f \
+                         CROSS JOIN {table} e ON e.rowid = f.rowid WHERE {fts} MATCH ?"
+                    ),
+                    [&prefix],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(StoreError::sqlite("counting matches"))?;
+            all += usize::try_from(n).unwrap_or(0);
+            found += usize::try_from(open).unwrap_or(0);
+        }
+        Ok((all, found))
     })
 }
 
