@@ -215,6 +215,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Every query is prepared once and kept (`prepare_cached`): rusqlite keeps 16 by default, fewer
     // than a push uses, and a statement pushed out is compiled again at its next use.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // And kept compiled: without the planner's stability guarantee, a statement whose plan may depend
+    // on a bound value (a `LIMIT ?`, an `= ?` no index serves) is compiled again at each use, once the
+    // cache has cleared its values (as the device's store says, `Store::open`).
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -270,5 +274,27 @@ impl Backend for SqliteBackend {
             .map_err(sqlite_error("checking the database"))?;
         self.give_back(conn);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteBackend;
+
+    /// A pull's page (`LIMIT ?`) is compiled once, not again at each use once the statement cache
+    /// has cleared its values (see `configure`).
+    #[test]
+    fn cached_statements_are_not_compiled_again_at_each_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(&dir.path().join("cache.db")).unwrap();
+        let conn = backend.reader().unwrap();
+        let sql = "SELECT kind, id FROM entities WHERE neighbourhood_id = ?1 AND version > ?2 \
+                   ORDER BY version, kind, id LIMIT ?3";
+        for after in [0, 10, 0] {
+            let mut stmt = conn.prepare_cached(sql).unwrap();
+            assert_eq!(stmt.query_map(rusqlite::params!["n", after, 500], |_| Ok(())).unwrap().count(), 0);
+        }
+        let stmt = conn.prepare_cached(sql).unwrap();
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }
