@@ -8,6 +8,12 @@
 //! A stamp packs the wall time in milliseconds (48 bits), a counter (16 bits) and a node id derived
 //! from the device id (64 bits) into one `u128`. Its text form is 32 hex digits, so stamps sort the
 //! same way as text (in SQLite) and as numbers (in Rust).
+//!
+//! A device's clock can be wrong: set by hand, or a year off. Its stamps would then win every edit of
+//! the same field by others until that date, and every clock that saw them would move there too. So the
+//! server applies a mutation stamped more than [`MAX_AHEAD_MS`] after its own time with a stamp of its
+//! own clock instead ([`Hlc::is_ahead_of`]; `server/src/clock.rs`), which orders it by its arrival: what
+//! others pull never carries such a stamp. A clock behind is no harm: stamps move past what they see.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -22,6 +28,11 @@ const COUNTER_BITS: u32 = 16;
 const NODE_BITS: u32 = 64;
 const MAX_WALL: u64 = (1 << WALL_BITS) - 1;
 const MAX_COUNTER: u32 = (1 << COUNTER_BITS) - 1;
+
+/// How far ahead of the server's clock a device's stamp may be (see the module's documentation): more
+/// than phones synchronised over the network ever are apart, little enough that a clock set wrong
+/// does not decide which of two edits stands.
+pub const MAX_AHEAD_MS: u64 = 60_000;
 
 impl Hlc {
     /// The smallest stamp: older than anything a clock produces.
@@ -44,6 +55,11 @@ impl Hlc {
 
     pub fn node(self) -> u64 {
         self.0 as u64
+    }
+
+    /// Whether the stamp was taken more than [`MAX_AHEAD_MS`] after `now_ms`: by a clock set wrong.
+    pub fn is_ahead_of(self, now_ms: u64) -> bool {
+        self.wall_ms() > now_ms.saturating_add(MAX_AHEAD_MS)
     }
 
     /// The node id of a device: a stable 64-bit digest (FNV-1a) of its id.
@@ -180,6 +196,15 @@ mod tests {
         clock.observe(remote);
         let next = clock.tick(2_000);
         assert!(next > remote);
+    }
+
+    #[test]
+    fn a_stamp_is_ahead_beyond_a_minute() {
+        let now = 1_700_000_000_000;
+        assert!(!Hlc::new(now + MAX_AHEAD_MS, 9, 1).is_ahead_of(now));
+        assert!(Hlc::new(now + MAX_AHEAD_MS + 1, 0, 1).is_ahead_of(now));
+        assert!(!Hlc::new(0, 0, 1).is_ahead_of(now));
+        assert!(!Hlc::new(u64::MAX, 0, 1).is_ahead_of(u64::MAX));
     }
 
     #[test]

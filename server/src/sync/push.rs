@@ -164,10 +164,7 @@ pub async fn push<B: Backend>(
             match step {
                 Step::Answered(outcome, kind) => {
                     match kind {
-                        Kind::Applied => {
-                            report.applied += 1;
-                            clock.observe(m.hlc);
-                        }
+                        Kind::Applied => report.applied += 1,
                         Kind::Rejected => report.rejected += 1,
                         Kind::Duplicate => report.duplicates += 1,
                     }
@@ -225,7 +222,21 @@ fn step(tx: &dyn Tx, clock: &Clock, device: &Device, m: &Mutation, last: u64) ->
     if m.seq > last + 1 {
         return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
     }
-    let (outcome, kind) = match apply_in(tx, m, clock.now_ms())? {
+    // A stamp too far ahead (the device's clock set wrong) gives way to one of the server's clock.
+    let stamp = clock.admit(m.hlc);
+    let restamped;
+    let applied = if stamp == m.hlc {
+        m
+    } else {
+        tracing::info!(
+            device = %device.device_id,
+            ahead_ms = m.hlc.wall_ms().saturating_sub(stamp.wall_ms()),
+            "a device's clock is ahead: its mutation is stamped by the server's"
+        );
+        restamped = Mutation { hlc: stamp, ..m.clone() };
+        &restamped
+    };
+    let (outcome, kind) = match apply_in(tx, applied, clock.now_ms())? {
         Ok(()) => (Outcome::Applied, Kind::Applied),
         Err(rejection) => {
             (Outcome::Rejected { code: rejection.code, message: rejection.message }, Kind::Rejected)

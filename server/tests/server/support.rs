@@ -517,6 +517,8 @@ pub struct Phone {
     pub token: String,
     pub seq: u64,
     clock: HlcClock,
+    /// How far ahead of the real time the phone's clock is set.
+    pub ahead_ms: u64,
 }
 
 impl Phone {
@@ -527,6 +529,7 @@ impl Phone {
             token: token.into(),
             seq: 0,
             clock: HlcClock::new(device),
+            ahead_ms: 0,
         }
     }
 
@@ -538,7 +541,7 @@ impl Phone {
             author: self.person.clone(),
             device_id: self.device.clone(),
             seq: self.seq,
-            hlc: self.clock.tick(u64::try_from(now_ms()).unwrap()),
+            hlc: self.clock.tick(u64::try_from(now_ms()).unwrap() + self.ahead_ms),
             op: op.into(),
         }
     }

@@ -669,6 +669,65 @@ async fn an_invitation_expires_by_the_servers_clock_not_the_devices(db: Db) {
     assert!(message.contains("expired"), "{message}");
 }
 
+/// A phone whose clock is set a year ahead does not carry that date into the neighbourhood: what it
+/// writes is stamped by the server's clock, after what it wrote before (half a minute ahead, admitted
+/// as it was), so the newest of its prices stands; an invitation's 30 days count from the server's
+/// time; and the server's own stamps (a newcomer's membership) stay at the server's time.
+async fn a_phone_whose_clock_is_set_ahead_is_stamped_by_the_servers_clock(db: Db) {
+    const YEAR_MS: u64 = 365 * 24 * 3_600_000;
+    let server = TestServer::start(db).await;
+    let mut mona = server.register("mona").await;
+    server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
+    server.act(&mut mona, "aligre", invitation("inv", "clock code", 5)).await;
+    let stall = StallOpen {
+        id: "stall".into(),
+        name: "Chez Mona".into(),
+        market: "Aligre".into(),
+        days: vec![6],
+        opens_min: 480,
+        closes_min: 780,
+        place: "row B".into(),
+        cell: None,
+    };
+    server.act(&mut mona, "aligre", stall).await;
+    mona.ahead_ms = 30_000;
+    let product = ProductAdd {
+        id: "leeks".into(),
+        stall_id: "stall".into(),
+        name: "Leeks".into(),
+        unit: "bunch".into(),
+        price_cents: 200,
+        stock: 10,
+        available_today: true,
+    };
+    let near = server.act(&mut mona, "aligre", product).await;
+
+    mona.ahead_ms = YEAR_MS;
+    let prices = [250, 300]
+        .map(|cents| mona.mutation("aligre", ProductSetPrice { id: "leeks".into(), price_cents: cents }));
+    let results = server.push_ok(&mona, &prices).await;
+    assert!(results.iter().all(|r| r.outcome == Outcome::Applied), "{results:?}");
+    let bound = u64::try_from(now_ms()).unwrap() + hlc::MAX_AHEAD_MS;
+    let replica = server.replica(&mona, "aligre").await;
+    let Some(Entity::Product(leeks)) = replica.get(EntityKind::Product, "leeks") else {
+        panic!("no product: {replica:?}");
+    };
+    assert_eq!(leeks.price_cents, 300, "the newer price stands");
+    assert!(leeks.price_hlc > near.hlc, "{:?} after {:?}", leeks.price_hlc, near.hlc);
+    assert!(leeks.price_hlc.wall_ms() <= bound, "a year ahead: {:?}", leeks.price_hlc);
+
+    // Nor does an invitation last a year: its 30 days count from the server's time.
+    let mut late = invitation("inv-late", "late code", 5);
+    late.expires_at = now_ms() + i64::try_from(YEAR_MS).unwrap() + 7 * 24 * 3_600_000;
+    let (code, message) = server.refused(&mut mona, "aligre", late).await;
+    assert_eq!(code, Code::Invalid, "{message}");
+
+    let zoe = server.register("zoe").await;
+    server.join(&zoe, "clock code", "Zoé").await;
+    let member = server.replica(&zoe, "aligre").await.member(&zoe.person);
+    assert!(member.updated.wall_ms() <= bound, "the server's clock moved ahead: {:?}", member.updated);
+}
+
 /// Many devices push to one neighbourhood at once while a member pulls it in pages of three: every
 /// change reaches the puller exactly once, in version order, with no version missing. The writers'
 /// transactions run in parallel (PostgreSQL) or queue for the file (SQLite); a version that committed
@@ -1082,6 +1141,7 @@ on_both_backends!(
     pull_pages_never_split_a_version_and_resume_from_their_cursor,
     pulling_a_neighbourhood_that_does_not_exist_is_not_found,
     an_invitation_expires_by_the_servers_clock_not_the_devices,
+    a_phone_whose_clock_is_set_ahead_is_stamped_by_the_servers_clock,
     concurrent_pushes_never_hide_a_change_from_a_concurrent_puller,
     pushes_of_many_devices_at_once_are_each_applied_once,
     two_servers_over_one_database_serve_one_neighbourhood,
