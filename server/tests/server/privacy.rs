@@ -84,4 +84,31 @@ async fn nothing_finer_than_a_cell_is_stored_or_sent(db: Db) {
     assert!(text.contains("Drill"), "the scan reads the stored rows");
 }
 
-on_both_backends!(nothing_finer_than_a_cell_is_stored_or_sent,);
+/// What a member who left had written is gone from the database's files once the log is checkpointed:
+/// its rows' old bytes are overwritten where they lay (SQLite's `secure_delete`), not only unlisted.
+async fn what_a_member_who_left_wrote_is_not_left_in_the_files(db: Db) {
+    let server = TestServer::start(db).await;
+    let h = hood(&server).await;
+    let mut lea = h.lea;
+    let favour =
+        FavourPost { details: "Near the Zanzibar kiosk".into(), ..ask("f-lea", "Water my quokka plants") };
+    server.act(&mut lea, &h.nid, favour).await;
+    server.act(&mut lea, &h.nid, item("drill", "Wombat drill")).await;
+    let words = ["Zanzibar", "quokka", "Wombat"];
+    let stored = blocking(|| server.database.stored_bytes());
+    let text = String::from_utf8_lossy(&stored);
+    assert!(words.iter().all(|word| text.contains(word)), "the scan reads what is stored");
+
+    server.act(&mut lea, &h.nid, MemberLeave {}).await;
+    blocking(|| server.database.checkpoint());
+    let stored = blocking(|| server.database.stored_bytes());
+    let text = String::from_utf8_lossy(&stored);
+    for word in words {
+        assert!(!text.contains(word), "the database still holds {word:?}");
+    }
+}
+
+on_both_backends!(
+    nothing_finer_than_a_cell_is_stored_or_sent,
+    what_a_member_who_left_wrote_is_not_left_in_the_files,
+);

@@ -182,6 +182,16 @@ impl TestDatabase {
         }
     }
 
+    /// Copies SQLite's log into the file and empties it, as its checkpoints do in time (nothing to do
+    /// on PostgreSQL). Blocking.
+    pub fn checkpoint(&self) {
+        if let Some(file) = self.sqlite_file() {
+            let conn = rusqlite::Connection::open(file).unwrap();
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0)).unwrap();
+            assert_eq!(busy, 0, "the checkpoint could not finish");
+        }
+    }
+
     /// The arguments of `quartier-server serve` that name this database.
     pub fn serve_args(&self) -> Vec<String> {
         match self {

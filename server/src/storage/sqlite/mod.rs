@@ -47,6 +47,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Prepared statements kept per connection: more than the server has different queries.
 const STATEMENT_CACHE: usize = 256;
 
+/// The largest the log stays after a checkpoint, in bytes (as on the device).
+const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
+
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
@@ -221,6 +224,11 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // What a write deletes or replaces is overwritten where it lay, in the pages it writes anyway (a
+    // member who leaves: their content's bytes, not only its rows); the log is cut back after a
+    // checkpoint instead of keeping its largest size, and old page images with it.
+    conn.pragma_update(None, "secure_delete", "FAST")?;
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
