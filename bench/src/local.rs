@@ -220,7 +220,7 @@ pub fn reads(dir: &Path, counts: Counts, queries: usize) -> Result<Reads> {
     let long_tail = open_store(&dir.join("reads-long-tail.db"), Durability::Full)?;
     seed_replica_from(&long_tail, Generator::new(counts, 2).with_vocabulary(Vocabulary::LongTailed))?;
     let mut picker = Generator::new(counts, 99).with_vocabulary(Vocabulary::LongTailed);
-    // Rare words are in fewer than 50 texts: every search must find something, not 50.
+    // Rare words are in fewer than 50 open things: a search finds as many as hold the word.
     let search_long_tail = searches(&long_tail, &mut picker, queries, false)?;
     Ok(Reads {
         counts,
