@@ -114,7 +114,9 @@ impl<B: Backend> FromRequestParts<Server<B>> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, server: &Server<B>) -> Result<Authenticated, ApiError> {
         let token = bearer(parts)?;
-        let device = server.blocking(move |inner| devices::authenticate(&inner.backend, &token)).await?;
+        let device = server
+            .blocking(move |inner| devices::authenticate(&inner.backend, &token, inner.clock.now_ms()))
+            .await?;
         Ok(Authenticated(device))
     }
 }

@@ -77,6 +77,9 @@ pub struct Device {
     pub device_id: String,
     /// The person it acts for: their member id in every neighbourhood.
     pub person_id: String,
+    /// For a device added with a link code that has not called yet: the time (Unix ms) by which its
+    /// first call must come (`sync/devices.rs`).
+    pub claim_by: Option<i64>,
 }
 
 /// A device to register. `token_hash` is the SHA-256 of its token, in hex: the token itself is never
@@ -87,6 +90,8 @@ pub struct NewDevice<'a> {
     pub person_id: &'a str,
     pub token_hash: &'a str,
     pub created_at: i64,
+    /// See [`Device::claim_by`].
+    pub claim_by: Option<i64>,
 }
 
 impl std::fmt::Debug for NewDevice<'_> {
@@ -96,6 +101,7 @@ impl std::fmt::Debug for NewDevice<'_> {
             .field("person_id", &self.person_id)
             .field("token_hash", &"<hash>")
             .field("created_at", &self.created_at)
+            .field("claim_by", &self.claim_by)
             .finish()
     }
 }
@@ -157,6 +163,8 @@ pub trait Tx {
     fn person_exists(&self, person_id: &str) -> Result<bool>;
     fn insert_device(&self, device: &NewDevice<'_>) -> Result<()>;
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
+    /// The device has made its first call: it no longer has a deadline for it.
+    fn claim_device(&self, device_id: &str) -> Result<()>;
     /// The last sequence number answered for a device, its row locked until the transaction ends so
     /// that two pushes of one device are answered one after the other. `None` if there is no device.
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>>;

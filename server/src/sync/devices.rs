@@ -5,13 +5,18 @@
 //! SHA-256, so a copy of the database lets no one act as a device. Tokens are never logged.
 //!
 //! A person's further devices (a trader's tablet) are added by a device already registered: it asks for
-//! the new device's token and hands it over itself ([`add_device`]).
+//! the new device's token and hands it over itself, in a link code ([`add_device`]). The new device
+//! must make its first call within [`LINK_CLAIM_MS`]: a link code left lying around (a photo of the
+//! screen, a message) does not open the person's account for ever ([`authenticate`]).
 
 use crate::error::Error;
 use crate::storage::{Backend, Device, NewDevice};
 use quartier_core::domain::validate;
 use quartier_core::sync::protocol::{self, AddDeviceRequest, RegisterRequest, RegisterResponse};
 use sha2::{Digest, Sha256};
+
+/// How long a device added with a link code has to make its first call.
+pub const LINK_CLAIM_MS: i64 = 15 * 60 * 1000;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -82,6 +87,7 @@ pub fn register<B: Backend>(
             person_id: &request.person_id,
             token_hash: &hash,
             created_at: now_ms,
+            claim_by: None,
         })?;
         Ok(Registered::New)
     })?;
@@ -124,6 +130,7 @@ pub fn add_device<B: Backend>(
             person_id: &by.person_id,
             token_hash: &hash,
             created_at: now_ms,
+            claim_by: Some(now_ms.saturating_add(LINK_CLAIM_MS)),
         })?;
         Ok(())
     })?;
@@ -131,14 +138,29 @@ pub fn add_device<B: Backend>(
     Ok(RegisterResponse { device_id: request.device_id.clone(), person_id: by.person_id.clone(), token })
 }
 
-/// The device a bearer token belongs to.
-pub fn authenticate<B: Backend>(backend: &B, token: &str) -> Result<Device, Error> {
+/// The device a bearer token belongs to, at `now_ms`. A device added with a link code that makes its
+/// first call after its deadline is refused; its first call in time lifts the deadline.
+pub fn authenticate<B: Backend>(backend: &B, token: &str, now_ms: i64) -> Result<Device, Error> {
     let hash = token_hash(token);
-    backend.read(|tx| tx.device_by_token_hash(&hash).map_err(Error::from))?.ok_or_else(|| {
-        Error::Unauthorized(String::from(
-            "The server does not know this token; register the device again to get a new one.",
-        ))
-    })
+    let device =
+        backend.read(|tx| tx.device_by_token_hash(&hash).map_err(Error::from))?.ok_or_else(|| {
+            Error::Unauthorized(String::from(
+                "The server does not know this token; register the device again to get a new one.",
+            ))
+        })?;
+    match device.claim_by {
+        None => Ok(device),
+        Some(by) if now_ms <= by => {
+            backend.write(|tx| tx.claim_device(&device.device_id).map_err(Error::from))?;
+            tracing::info!(device_id = %device.device_id, "linked device made its first call");
+            Ok(Device { claim_by: None, ..device })
+        }
+        Some(_) => Err(Error::Unauthorized(format!(
+            "This device's link code has expired: a device added from another one must connect within {} minutes. \
+             Make a new link code on the other device.",
+            LINK_CLAIM_MS / 60_000
+        ))),
+    }
 }
 
 #[cfg(test)]

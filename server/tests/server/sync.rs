@@ -80,6 +80,58 @@ async fn a_registered_device_adds_another_device_of_its_person(db: Db) {
     expect_error(bad, StatusCode::BAD_REQUEST, "bad_request").await;
 }
 
+/// A device added with a link code must make its first call within 15 minutes: after that its token is
+/// refused, with a sentence that says what to do. One that called in time keeps working, and so does a
+/// device that registered itself, whatever the time.
+async fn a_linked_device_must_make_its_first_call_in_time(db: Db) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    // One clock per backend: the two variants of this test run at the same time.
+    static CLOCKS: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
+    let (server_now, now): (&AtomicI64, fn() -> i64) = match db {
+        Db::Sqlite => (&CLOCKS[0], || CLOCKS[0].load(Ordering::SeqCst)),
+        Db::Postgres => (&CLOCKS[1], || CLOCKS[1].load(Ordering::SeqCst)),
+    };
+    server_now.store(now_ms(), Ordering::SeqCst);
+    let config =
+        quartier_server::Config { now, onboarding_limit: generous(), ..quartier_server::Config::default() };
+    let server = TestServer::start_with(db, config).await;
+    let mut phone = server.register("tom").await;
+    server.act(&mut phone, "aligre", found("Aligre", "Tom")).await;
+    let add = |device: &'static str| {
+        let request = server
+            .http
+            .post(server.url("/v1/devices"))
+            .bearer_auth(&phone.token)
+            .json(&AddDeviceRequest { device_id: device.into() });
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            response.json::<RegisterResponse>().await.unwrap()
+        }
+    };
+    let tablet = add("tom-tablet").await;
+    let laptop = add("tom-laptop").await;
+    let (tablet, laptop) =
+        (Phone::new("tom", "tom-tablet", &tablet.token), Phone::new("tom", "tom-laptop", &laptop.token));
+
+    server_now.fetch_add(10 * 60_000, Ordering::SeqCst);
+    assert_eq!(server.pull(&tablet, "aligre", 0, None).await.status(), StatusCode::OK, "in time");
+    server_now.fetch_add(10 * 60_000, Ordering::SeqCst);
+    let late = server.pull(&laptop, "aligre", 0, None).await;
+    let message = expect_error(late, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert!(message.contains("expired") && message.contains("new link code"), "{message}");
+
+    server_now.fetch_add(24 * 3_600_000, Ordering::SeqCst);
+    for device in [&tablet, &phone] {
+        assert_eq!(
+            server.pull(device, "aligre", 0, None).await.status(),
+            StatusCode::OK,
+            "{}",
+            device.device
+        );
+    }
+}
+
 async fn calls_without_a_known_token_are_unauthorized(db: Db) {
     let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
@@ -1128,6 +1180,7 @@ async fn each_mutation_of_a_push_reads_what_the_ones_before_it_wrote(db: Db) {
 on_both_backends!(
     a_device_registers_once_and_its_token_works,
     a_registered_device_adds_another_device_of_its_person,
+    a_linked_device_must_make_its_first_call_in_time,
     calls_without_a_known_token_are_unauthorized,
     pushed_mutations_are_pulled_back,
     a_retried_push_is_not_applied_twice,

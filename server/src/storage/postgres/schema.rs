@@ -17,8 +17,11 @@ use crate::storage::StorageError;
 use postgres::{Client, IsolationLevel, Transaction};
 
 /// The migrations, in order: entry `i` upgrades a database from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_outcome_stamps.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_outcome_stamps.sql"),
+    include_str!("migrations/003_link_deadline.sql"),
+];
 
 /// The version a fresh database gets.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -166,9 +166,9 @@ impl Tx for PgTx<'_> {
 
     fn insert_device(&self, d: &NewDevice<'_>) -> Result<()> {
         self.execute(
-            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
-             VALUES ($1, $2, $3, $4, 0)",
-            &[&d.device_id, &d.person_id, &d.token_hash, &d.created_at],
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq, claim_by) \
+             VALUES ($1, $2, $3, $4, 0, $5)",
+            &[&d.device_id, &d.person_id, &d.token_hash, &d.created_at, &d.claim_by],
             "registering a device",
         )?;
         Ok(())
@@ -179,14 +179,27 @@ impl Tx for PgTx<'_> {
             return Ok(None);
         }
         let row = self.query_opt(
-            "SELECT device_id, person_id FROM devices WHERE token_hash = $1",
+            "SELECT device_id, person_id, claim_by FROM devices WHERE token_hash = $1",
             &[&token_hash],
             "checking a token",
         )?;
         row.map(|row| {
-            Ok(Device { device_id: column(&row, 0, "device")?, person_id: column(&row, 1, "device")? })
+            Ok(Device {
+                device_id: column(&row, 0, "device")?,
+                person_id: column(&row, 1, "device")?,
+                claim_by: column(&row, 2, "device")?,
+            })
         })
         .transpose()
+    }
+
+    fn claim_device(&self, device_id: &str) -> Result<()> {
+        self.execute(
+            "UPDATE devices SET claim_by = NULL WHERE device_id = $1",
+            &[&device_id],
+            "recording a device's first call",
+        )?;
+        Ok(())
     }
 
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>> {

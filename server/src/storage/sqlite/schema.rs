@@ -13,8 +13,11 @@ use crate::storage::StorageError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The migrations, in order: entry `i` upgrades a database from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_outcome_stamps.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_outcome_stamps.sql"),
+    include_str!("migrations/003_link_deadline.sql"),
+];
 
 /// The version a fresh database gets.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -80,5 +83,31 @@ mod tests {
         assert_eq!(tx.outcome_stamp("d1", 1).unwrap(), None);
         tx.record_outcome("d1", 2, "n1", &Outcome::Applied, "stamp-2").unwrap();
         assert_eq!(tx.outcome_stamp("d1", 2).unwrap().as_deref(), Some("stamp-2"));
+    }
+
+    #[test]
+    fn devices_from_before_link_deadlines_have_none_and_a_first_call_lifts_one() {
+        use crate::storage::{NewDevice, Tx};
+        let mut conn = Connection::open_in_memory().unwrap();
+        upgrade_to(&mut conn, 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h1', 0, 0);",
+        )
+        .unwrap();
+        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
+        let tx = super::super::tx::SqliteTx::new(&conn);
+        let claim_by = |hash: &str| tx.device_by_token_hash(hash).unwrap().unwrap().claim_by;
+        assert_eq!(claim_by("h1"), None);
+        let linked = NewDevice {
+            device_id: "d2",
+            person_id: "p1",
+            token_hash: "h2",
+            created_at: 5,
+            claim_by: Some(900_005),
+        };
+        tx.insert_device(&linked).unwrap();
+        assert_eq!(claim_by("h2"), Some(900_005));
+        tx.claim_device("d2").unwrap();
+        assert_eq!(claim_by("h2"), None);
     }
 }

@@ -95,19 +95,29 @@ impl Tx for SqliteTx<'_> {
     fn insert_device(&self, d: &NewDevice<'_>) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
-                 VALUES (?, ?, ?, ?, 0)",
+                "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq, claim_by) \
+                 VALUES (?, ?, ?, ?, 0, ?)",
             )
-            .and_then(|mut stmt| stmt.execute(params![d.device_id, d.person_id, d.token_hash, d.created_at]))
+            .and_then(|mut stmt| {
+                stmt.execute(params![d.device_id, d.person_id, d.token_hash, d.created_at, d.claim_by])
+            })
             .map_err(sqlite_error("registering a device"))?;
         Ok(())
     }
 
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
-        let sql = "SELECT device_id, person_id FROM devices WHERE token_hash = ?";
+        let sql = "SELECT device_id, person_id, claim_by FROM devices WHERE token_hash = ?";
         self.optional_row("checking a token", sql, [token_hash], |row| {
-            Ok(Device { device_id: row.get(0)?, person_id: row.get(1)? })
+            Ok(Device { device_id: row.get(0)?, person_id: row.get(1)?, claim_by: row.get(2)? })
         })
+    }
+
+    fn claim_device(&self, device_id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE devices SET claim_by = NULL WHERE device_id = ?")
+            .and_then(|mut stmt| stmt.execute([device_id]))
+            .map_err(sqlite_error("recording a device's first call"))?;
+        Ok(())
     }
 
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>> {
