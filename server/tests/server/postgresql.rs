@@ -5,7 +5,7 @@
 
 use crate::support::*;
 use quartier_core::domain::EntityKind;
-use quartier_server::storage::postgres::CURRENT_VERSION;
+use quartier_server::storage::postgres::{CURRENT_VERSION, upgrade_to};
 use quartier_server::storage::{Backend, StorageError};
 use quartier_server::{PostgresBackend, PostgresUrl};
 
@@ -65,6 +65,24 @@ fn migrations_run_once_even_from_several_processes_and_a_newer_database_is_refus
     assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
     assert!(error.to_string().contains("newer quartier-server"), "{error}");
     assert_eq!(schema_versions(&database).len(), every.len() + 1);
+}
+
+/// Migration 3 (link deadlines): a device from before has none, so it keeps working.
+#[test]
+fn devices_from_before_link_deadlines_have_none() {
+    let database = PostgresDatabase::create();
+    upgrade_to(&mut database.client(), 2).unwrap();
+    database
+        .client()
+        .execute(
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
+             VALUES ('d1', 'p1', 'h1', 0, 0)",
+            &[],
+        )
+        .unwrap();
+    let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
+    let device = backend.read(|tx| tx.device_by_token_hash("h1")).unwrap().unwrap();
+    assert_eq!((device.device_id.as_str(), device.claim_by), ("d1", None));
 }
 
 /// Lists come in byte order of their ids (Rust's `String` order, as `MemoryState` and SQLite give them)

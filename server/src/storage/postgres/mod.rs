@@ -55,7 +55,7 @@ use std::path::Path;
 use std::time::Duration;
 use tx::{Mode, PgTx};
 
-pub use schema::CURRENT_VERSION;
+pub use schema::{CURRENT_VERSION, upgrade_to};
 
 /// Connections kept by one server process, at most. Several processes share the database's
 /// `max_connections` (100 by default).

@@ -9,8 +9,8 @@
 //!
 //! To change the schema: add `migrations/NNN_what.sql` and a line to [`MIGRATIONS`], never edit a file
 //! that has shipped, keep the tables keyed by `neighbourhood_id` first, and make SQLite's schema say
-//! the same thing. Add a test (`tests/server/postgres.rs`) that builds a database at the older
-//! version with data in it and checks the data after migrating.
+//! the same thing. Add a test (`tests/server/postgresql.rs`) that builds a database at the older
+//! version with data in it ([`upgrade_to`]) and checks the data after migrating.
 
 use super::{lock_key, pg_error};
 use crate::storage::StorageError;
