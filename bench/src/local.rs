@@ -320,7 +320,8 @@ fn plain_search(store: &Store, word: &str, order: &str) -> std::result::Result<u
 }
 
 /// Writes a favour at home `n` times with an observer of the 50 nearest open favours around home, and
-/// `n` times with nobody watching; each write must reach the observer before `mutate` returns.
+/// `n` times with nobody watching; each write must reach the observer before `mutate` returns. The
+/// favours' ids start with `prefix`, which must sort after the prefix of any earlier call on `store`.
 fn observed_writes(store: &Arc<Store>, prefix: &str, n: usize) -> Result<(Samples, Samples)> {
     let seen: Arc<Mutex<Option<(Instant, String)>>> = Arc::new(Mutex::new(None));
     let filter = FavourFilter {
@@ -339,7 +340,9 @@ fn observed_writes(store: &Arc<Store>, prefix: &str, n: usize) -> Result<(Sample
     )?;
     let mut observed = Samples::new();
     for i in 0..n {
-        let id = format!("ob{prefix}{i:06}");
+        // The phase's prefix first: a favour stored in the same millisecond as the last one of the
+        // phase before (the list's order is then by id, newest first) must still sort after it.
+        let id = format!("{prefix}ob{i:06}");
         let start = Instant::now();
         store.mutate(NID, data::favour_post(&id, "Feed the cat", data::home()))?;
         let (at, first) =
@@ -352,7 +355,7 @@ fn observed_writes(store: &Arc<Store>, prefix: &str, n: usize) -> Result<(Sample
     drop(watch);
     let mut baseline = Samples::new();
     for i in 0..n {
-        let id = format!("ub{prefix}{i:06}");
+        let id = format!("{prefix}ub{i:06}");
         baseline.time(|| store.mutate(NID, data::favour_post(&id, "Feed the cat", data::home())))?;
     }
     Ok((observed, baseline))
