@@ -192,22 +192,21 @@ impl Vocabulary {
 
     /// A word as written in a text.
     fn written(self, rng: &mut StdRng) -> &'static str {
-        match self {
-            Vocabulary::Narrow => WORDS[rng.random_range(0..WORDS.len())],
-            Vocabulary::LongTailed => {
-                let tail = LongTail::get();
-                &tail.words[tail.written.sample(rng)]
-            }
-        }
+        self.draw(rng, |tail| &tail.written)
     }
 
     /// A word as searched for.
     fn searched(self, rng: &mut StdRng) -> &'static str {
+        self.draw(rng, |tail| &tail.searched)
+    }
+
+    /// A word of [`WORDS`], each as likely, or of [`LongTail`] by the frequencies `zipf` picks.
+    fn draw(self, rng: &mut StdRng, zipf: fn(&LongTail) -> &WeightedIndex<f64>) -> &'static str {
         match self {
             Vocabulary::Narrow => WORDS[rng.random_range(0..WORDS.len())],
             Vocabulary::LongTailed => {
                 let tail = LongTail::get();
-                &tail.words[tail.searched.sample(rng)]
+                &tail.words[zipf(tail).sample(rng)]
             }
         }
     }

@@ -135,16 +135,7 @@ async fn mutations_at_the_limits_are_refused_with_a_sentence(db: Db) {
     let server = TestServer::start(db).await;
     let mut h = hood(&server).await;
     let nid = h.nid.clone();
-    let stall = StallOpen {
-        id: "stall".into(),
-        name: "Greens".into(),
-        market: "Aligre".into(),
-        days: vec![6],
-        opens_min: 480,
-        closes_min: 780,
-        place: "north row".into(),
-        cell: None,
-    };
+    let stall = stall("stall", "Greens");
     server.act(&mut h.tom, &nid, stall.clone()).await;
     let product = ProductAdd {
         id: "apples".into(),

@@ -39,6 +39,32 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Starts a server (on `$db`, registration and joining not rate-limited) whose clock the test moves:
+/// `(its time in Unix ms, set to now, the server)`. A macro so that each test has clocks of its own
+/// (`Config::now` is a plain `fn`), one per back end: the two variants of a test run at the same time.
+macro_rules! server_with_clock {
+    ($db:expr) => {{
+        static CLOCKS: [std::sync::atomic::AtomicI64; 2] =
+            [std::sync::atomic::AtomicI64::new(0), std::sync::atomic::AtomicI64::new(0)];
+        let db = $db;
+        let (clock, now): (&'static std::sync::atomic::AtomicI64, fn() -> i64) = match db {
+            crate::support::Db::Sqlite => {
+                (&CLOCKS[0], || CLOCKS[0].load(std::sync::atomic::Ordering::SeqCst))
+            }
+            crate::support::Db::Postgres => {
+                (&CLOCKS[1], || CLOCKS[1].load(std::sync::atomic::Ordering::SeqCst))
+            }
+        };
+        clock.store(crate::support::now_ms(), std::sync::atomic::Ordering::SeqCst);
+        let config = quartier_server::Config {
+            now,
+            onboarding_limit: crate::support::generous(),
+            ..quartier_server::Config::default()
+        };
+        (clock, crate::support::TestServer::start_with(db, config).await)
+    }};
+}
+
 mod authorization;
 mod bad_input;
 mod every_mutation;

@@ -53,17 +53,7 @@ async fn nothing_finer_than_a_cell_is_stored_or_sent(db: Db) {
     server.act(&mut h.lea, &h.nid, profile).await;
     server.act(&mut h.lea, &h.nid, ItemAdd { cell, ..item("drill", "Drill") }).await;
     server.act(&mut h.lea, &h.nid, FavourPost { cell, ..ask("plants", "Water my plants") }).await;
-    let stall = StallOpen {
-        id: "stall".into(),
-        name: "Greens".into(),
-        market: "Aligre".into(),
-        days: vec![6],
-        opens_min: 480,
-        closes_min: 780,
-        place: "north row".into(),
-        cell,
-    };
-    server.act(&mut h.tom, &h.nid, stall).await;
+    server.act(&mut h.tom, &h.nid, StallOpen { cell, ..stall("stall", "Greens") }).await;
 
     // What is sent: every page a member pulls.
     let response = server.pull(&h.bob, &h.nid, 0, None).await;

@@ -651,6 +651,20 @@ pub fn ask(id: &str, title: &str) -> FavourPost {
     }
 }
 
+/// A stall at the Aligre market, on Saturday mornings, with no cell.
+pub fn stall(id: &str, name: &str) -> StallOpen {
+    StallOpen {
+        id: id.into(),
+        name: name.into(),
+        market: "Aligre".into(),
+        days: vec![6],
+        opens_min: 480,
+        closes_min: 780,
+        place: "north row".into(),
+        cell: None,
+    }
+}
+
 pub fn item(id: &str, title: &str) -> ItemAdd {
     ItemAdd {
         id: id.into(),

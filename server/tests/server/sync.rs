@@ -84,17 +84,7 @@ async fn a_registered_device_adds_another_device_of_its_person(db: Db) {
 /// refused, with a sentence that says what to do. One that called in time keeps working, and so does a
 /// device that registered itself, whatever the time.
 async fn a_linked_device_must_make_its_first_call_in_time(db: Db) {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    // One clock per backend: the two variants of this test run at the same time.
-    static CLOCKS: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
-    let (server_now, now): (&AtomicI64, fn() -> i64) = match db {
-        Db::Sqlite => (&CLOCKS[0], || CLOCKS[0].load(Ordering::SeqCst)),
-        Db::Postgres => (&CLOCKS[1], || CLOCKS[1].load(Ordering::SeqCst)),
-    };
-    server_now.store(now_ms(), Ordering::SeqCst);
-    let config =
-        quartier_server::Config { now, onboarding_limit: generous(), ..quartier_server::Config::default() };
-    let server = TestServer::start_with(db, config).await;
+    let (server_now, server) = server_with_clock!(db);
     let mut phone = server.register("tom").await;
     server.act(&mut phone, "aligre", found("Aligre", "Tom")).await;
     let add = |device: &'static str| {
@@ -692,17 +682,7 @@ async fn pulling_a_neighbourhood_that_does_not_exist_is_not_found(db: Db) {
 }
 
 async fn an_invitation_expires_by_the_servers_clock_not_the_devices(db: Db) {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    // One clock per backend: the two variants of this test run at the same time.
-    static CLOCKS: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
-    let (server_now, now): (&AtomicI64, fn() -> i64) = match db {
-        Db::Sqlite => (&CLOCKS[0], || CLOCKS[0].load(Ordering::SeqCst)),
-        Db::Postgres => (&CLOCKS[1], || CLOCKS[1].load(Ordering::SeqCst)),
-    };
-    server_now.store(now_ms(), Ordering::SeqCst);
-    let config =
-        quartier_server::Config { now, onboarding_limit: generous(), ..quartier_server::Config::default() };
-    let server = TestServer::start_with(db, config).await;
+    let (server_now, server) = server_with_clock!(db);
     let mut mona = server.register("mona").await;
     server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
     let mut short = invitation("inv-short", "short code", 5);
@@ -731,17 +711,7 @@ async fn a_phone_whose_clock_is_set_ahead_is_stamped_by_the_servers_clock(db: Db
     let mut mona = server.register("mona").await;
     server.act(&mut mona, "aligre", found("Aligre", "Mona")).await;
     server.act(&mut mona, "aligre", invitation("inv", "clock code", 5)).await;
-    let stall = StallOpen {
-        id: "stall".into(),
-        name: "Chez Mona".into(),
-        market: "Aligre".into(),
-        days: vec![6],
-        opens_min: 480,
-        closes_min: 780,
-        place: "row B".into(),
-        cell: None,
-    };
-    server.act(&mut mona, "aligre", stall).await;
+    server.act(&mut mona, "aligre", stall("stall", "Chez Mona")).await;
     mona.ahead_ms = 30_000;
     let product = ProductAdd {
         id: "leeks".into(),
