@@ -611,7 +611,7 @@ fn a_new_thing_is_numbered_above_the_last_fold_even_when_the_newest_rows_are_gon
 
 /// A statement is compiled once and kept: the store's cache takes it back after each use (clearing its
 /// values), and a plan that could depend on a bound value (`LIMIT ?`, as searches and lists have) was
-/// compiled again at every next use — half the time of a search that finds a few hundred things.
+/// compiled again at every next use — a third of the time of a search that finds a few hundred things.
 #[test]
 fn cached_statements_are_not_compiled_again_at_each_use() {
     let d = corpus();
