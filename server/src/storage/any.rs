@@ -68,4 +68,11 @@ impl Backend for AnyBackend {
             AnyBackend::Postgres(backend) => backend.health(),
         }
     }
+
+    fn calls_at_once(&self) -> usize {
+        match self {
+            AnyBackend::Sqlite(backend) => backend.calls_at_once(),
+            AnyBackend::Postgres(backend) => backend.calls_at_once(),
+        }
+    }
 }

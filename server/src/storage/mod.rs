@@ -146,6 +146,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Checks that the database answers (for `/health`).
     fn health(&self) -> Result<()>;
+
+    /// How many blocking calls ([`Backend::read`], [`Backend::write`]) the server runs at once: one
+    /// for each connection the backend keeps. The server's other calls wait their turn without holding
+    /// a thread; more at once would only open connections to close again, or wait for one.
+    fn calls_at_once(&self) -> usize;
 }
 
 /// One transaction, with the primitives the sync logic is made of.

@@ -403,6 +403,10 @@ impl Backend for PostgresBackend {
         conn.client.simple_query("SELECT 1").map_err(pg_error("checking the database"))?;
         Ok(())
     }
+
+    fn calls_at_once(&self) -> usize {
+        self.pool.as_ref().map_or(1, |pool| pool.max_size() as usize)
+    }
 }
 
 /// The key of the advisory lock on an id of some kind (`"neighbourhood"`, `"device"`, `"person"`):

@@ -13,8 +13,9 @@
 //! writer, the writes of a group run one after the other on the writer thread, each seeing what the
 //! ones before it wrote, and commit together, so the versions of a neighbourhood commit in order and a
 //! reader's snapshot has all of a group or none of it. Reads (authentication, pulls) take a connection
-//! of their own from a small pool and see one snapshot for their whole transaction; in WAL mode they
-//! never wait for the writer.
+//! of their own from a pool of [`READERS`], kept open with their compiled statements, and see one
+//! snapshot for their whole transaction; in WAL mode they never wait for the writer. The server runs
+//! no more calls at once than that ([`Backend::calls_at_once`]), so the pool never runs dry.
 //!
 //! Durability: WAL with `synchronous=FULL`, so an answered push survives a power loss (it is answered
 //! after its group's commit). The queries are in `tx.rs`, the schema in `schema.rs`, the writer
@@ -28,7 +29,7 @@ use super::{Backend, StorageError, Tx};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -50,8 +51,9 @@ const STATEMENT_CACHE: usize = 256;
 /// The largest the log stays after a checkpoint, in bytes (as on the device).
 const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 8;
+/// Read connections kept open: as many reads run at once ([`Backend::calls_at_once`]). A read beyond
+/// them (not through the server) opens a connection of its own and closes it after.
+const READERS: usize = 8;
 
 #[derive(Debug)]
 pub struct SqliteBackend {
@@ -64,6 +66,8 @@ pub struct SqliteBackend {
     thread: Option<JoinHandle<()>>,
     counts: Arc<writer::Counts>,
     readers: Mutex<Vec<Connection>>,
+    /// Read connections opened since the backend was opened.
+    readers_opened: AtomicUsize,
 }
 
 /// What the writer thread has committed since the backend was opened ([`SqliteBackend::group_commits`]).
@@ -136,6 +140,7 @@ impl SqliteBackend {
             thread: Some(thread),
             counts,
             readers: Mutex::new(Vec::new()),
+            readers_opened: AtomicUsize::new(0),
         })
     }
 
@@ -180,12 +185,19 @@ impl SqliteBackend {
         let conn = Connection::open_with_flags(&self.path, flags)
             .map_err(sqlite_error("opening a read connection"))?;
         configure(&conn).map_err(sqlite_error("opening a read connection"))?;
+        self.readers_opened.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
+    }
+
+    /// How many read connections the backend has opened: [`READERS`] at most when all reads go
+    /// through the server, each kept for the next read.
+    pub fn readers_opened(&self) -> usize {
+        self.readers_opened.load(Ordering::Relaxed)
     }
 
     fn give_back(&self, conn: Connection) {
         let mut readers = lock(&self.readers);
-        if readers.len() < MAX_IDLE_READERS {
+        if readers.len() < READERS {
             readers.push(conn);
         }
     }
@@ -282,6 +294,10 @@ impl Backend for SqliteBackend {
             .map_err(sqlite_error("checking the database"))?;
         self.give_back(conn);
         Ok(())
+    }
+
+    fn calls_at_once(&self) -> usize {
+        READERS
     }
 }
 
