@@ -73,6 +73,40 @@ pub fn peak_rss_bytes() -> Option<u64> {
     proc_status_kb("VmHWM").map(|kb| kb * 1024)
 }
 
+/// The CPU time this process has used so far, all its threads, user and system (`/proc/self/stat`;
+/// Linux only, `None` elsewhere).
+pub fn process_cpu_time() -> Option<Duration> {
+    stat_cpu_time(&std::fs::read_to_string("/proc/self/stat").ok()?).map(|(_, cpu)| cpu)
+}
+
+/// The CPU time used so far by this process's live threads named `name` (`/proc/self/task`; Linux
+/// only, `None` elsewhere). A thread that has ended is no longer counted.
+pub fn threads_cpu_time(name: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(stat) = std::fs::read_to_string(task.ok()?.path().join("stat")) else { continue };
+        if let Some((comm, cpu)) = stat_cpu_time(&stat) {
+            if comm == name {
+                total += cpu;
+            }
+        }
+    }
+    Some(total)
+}
+
+/// The command name and the user and system time of a `stat` file of `/proc`, whose unit is the
+/// kernel's user clock tick, 1/100 s on Linux.
+fn stat_cpu_time(stat: &str) -> Option<(&str, Duration)> {
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1;
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
+    let mut fields = rest.split_whitespace();
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((comm, Duration::from_millis((user + system) * 10)))
+}
+
 fn proc_status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
@@ -119,4 +153,17 @@ impl Machine {
 pub fn now_utc() -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stat_cpu_time;
+    use std::time::Duration;
+
+    #[test]
+    fn a_stat_line_gives_its_name_and_cpu_time_even_with_a_parenthesis_in_the_name() {
+        let stat = "1920 (bench (x) y) R 1916 1916 1557 0 -1 4194304 136 0 0 0 250 17 0 0 20 0 1 0 182991";
+        assert_eq!(stat_cpu_time(stat), Some(("bench (x) y", Duration::from_millis(2_670))));
+        assert_eq!(stat_cpu_time("1920 (cut short) R 1"), None);
+    }
 }

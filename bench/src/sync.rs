@@ -11,7 +11,7 @@
 
 use crate::data::{self, Counts, Generator, NID};
 use crate::local::{self, Result};
-use crate::measure::Samples;
+use crate::measure::{self, Samples};
 use quartier_core::domain::{Entity, HlcClock, Mutation, Op};
 use quartier_core::store::Durability;
 use quartier_core::sync::protocol::{
@@ -359,16 +359,70 @@ pub struct Load {
     pub db: Db,
     pub devices: usize,
     pub rounds: usize,
+    /// Each device's first pull of its whole neighbourhood, every device at once.
+    pub first_pull: Samples,
+    pub first: Phase,
+    /// Then the rounds: pushes and the pulls of what changed.
     pub push: Samples,
     pub pull: Samples,
-    pub elapsed: Duration,
+    pub then: Phase,
     /// Mutations the server applied.
     pub applied: usize,
 }
 
+/// One phase of the load test: how long it took, and the CPU time the server used meanwhile (this
+/// process but its simulated devices; for PostgreSQL, not its own processes).
+#[derive(Debug, Clone, Copy)]
+pub struct Phase {
+    pub requests: usize,
+    pub elapsed: Duration,
+    pub server_cpu: Option<Duration>,
+}
+
+/// The name of the simulated devices' threads.
+const CLIENT_THREADS: &str = "bench-client";
+
+impl Phase {
+    /// Times `work`, which makes `requests(&its answer)` requests.
+    fn measure<T>(work: impl FnOnce() -> Result<T>, requests: impl Fn(&T) -> usize) -> Result<(T, Phase)> {
+        let server_cpu = || {
+            let (all, clients) = (measure::process_cpu_time()?, measure::threads_cpu_time(CLIENT_THREADS)?);
+            Some(all.saturating_sub(clients))
+        };
+        let (before, start) = (server_cpu(), Instant::now());
+        let value = work()?;
+        let elapsed = start.elapsed();
+        let server_cpu = before.zip(server_cpu()).map(|(before, after)| after.saturating_sub(before));
+        let requests = requests(&value);
+        Ok((value, Phase { requests, elapsed, server_cpu }))
+    }
+
+    pub fn throughput(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The server's CPU time a request, on average.
+    pub fn cpu_per_request(&self) -> Option<Duration> {
+        let requests = u32::try_from(self.requests.max(1)).unwrap_or(u32::MAX);
+        self.server_cpu.map(|cpu| cpu / requests)
+    }
+
+    /// The smallest 99th percentile of latency that any order of service allows when `at_once`
+    /// requests, each costing this phase's mean server CPU time, are waiting together on `cores`
+    /// cores that serve nothing else: the 99th percentile's request cannot be finished before that
+    /// many requests' CPU time, shared out.
+    pub fn least_p99(&self, at_once: usize, cores: usize) -> Option<Duration> {
+        let before = u32::try_from((at_once * 99).div_ceil(100)).unwrap_or(u32::MAX);
+        self.cpu_per_request().map(|c| c * before / u32::try_from(cores.max(1)).unwrap_or(1))
+    }
+}
+
 /// `devices` simulated devices in `devices / 100` neighbourhoods (100 members each, with 1,000
-/// favours), all at once: each pulls its neighbourhood, then `rounds` times pushes one mutation and
-/// pulls what changed. Latencies are measured by the devices, from request to whole answer.
+/// favours). First every device pulls its neighbourhood, all at once (a neighbourhood's first sync);
+/// once all have, each pushes one mutation and pulls what changed, `rounds` times, all at once again.
+/// Latencies are measured by the devices, from request to whole answer. Each device waits for an
+/// answer before its next request and never pauses between them, so `devices` requests are always
+/// waiting: latency is then that queue's length over the throughput (Little's law).
 pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
     let server = BenchServer::start(dir, db, 2)?;
     let towns = devices.div_ceil(100);
@@ -380,27 +434,32 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_name("bench-client")
+        .thread_name(CLIENT_THREADS)
         .enable_all()
         .build()?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(devices).build()?;
     let url = server.url.clone();
     // Registration is set-up, not measured.
-    let tokens: Vec<(String, String, String, String)> = runtime.block_on(async {
-        let mut tokens = Vec::new();
+    let simulated: Vec<SimulatedDevice> = runtime.block_on(async {
+        let mut all = Vec::new();
         for d in 0..devices {
             let (nid, person) = (format!("town{:03}", d / per_town), data::member_id(d % per_town));
             let device = format!("load-{d}");
             // A person is in one town only here: ids of other towns' members are told apart by device.
             let person = format!("{person}-{}", d / per_town);
-            tokens.push((
+            let token = register(&http, &url, &device, &person).await?;
+            all.push(SimulatedDevice {
+                http: http.clone(),
+                url: url.clone(),
+                clock: HlcClock::new(&device),
                 nid,
-                person.clone(),
-                device.clone(),
-                register(&http, &url, &device, &person).await?,
-            ));
+                person,
+                device,
+                token,
+                cursor: 0,
+            });
         }
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(tokens)
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(all)
     })?;
     // The members of each town are people p…-town, as registered.
     for t in 0..towns {
@@ -423,24 +482,31 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
             .collect();
         server.put_all(&nid, &members)?;
     }
-    let start = Instant::now();
-    let results = runtime.block_on(async {
-        let tasks: Vec<_> = tokens
-            .into_iter()
-            .map(|(nid, person, device, token)| {
-                let (http, url) = (http.clone(), url.clone());
-                tokio::spawn(async move {
-                    simulated_device(&http, &url, &nid, &person, &device, &token, rounds).await
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for task in tasks {
-            all.push(task.await.map_err(|e| e.to_string())?);
-        }
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(all)
-    })?;
-    let elapsed = start.elapsed();
+    // Each phase runs every device at once and waits for the last.
+    let all_at_once = |devices: Vec<SimulatedDevice>, rounds: usize| {
+        runtime.block_on(async {
+            let tasks: Vec<_> = devices.into_iter().map(|device| tokio::spawn(device.sync(rounds))).collect();
+            let mut all = Vec::new();
+            for task in tasks {
+                all.push(task.await.map_err(|e| e.to_string())??);
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(all)
+        })
+    };
+    let (firsts, first) =
+        Phase::measure(|| all_at_once(simulated, 0), |all| all.iter().map(|(_, t)| t.pull.len()).sum())?;
+    let mut first_pull = Samples::new();
+    let simulated = firsts
+        .into_iter()
+        .map(|(device, timings)| {
+            first_pull.extend(timings.pull);
+            device
+        })
+        .collect();
+    let (results, then) = Phase::measure(
+        || all_at_once(simulated, rounds),
+        |all| all.iter().map(|(_, t)| t.push.len() + t.pull.len()).sum(),
+    )?;
     if let AnyBackend::Sqlite(sqlite) = server.server.backend() {
         let commits = sqlite.group_commits();
         eprintln!(
@@ -451,77 +517,95 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
         );
     }
     let (mut push, mut pull, mut applied) = (Samples::new(), Samples::new(), 0);
-    for result in results {
-        let (p, q, a) = result?;
-        push.extend(p);
-        pull.extend(q);
-        applied += a;
+    for (_, timings) in results {
+        push.extend(timings.push);
+        pull.extend(timings.pull);
+        applied += timings.applied;
     }
     drop(runtime);
-    Ok(Load { db, devices, rounds, push, pull, elapsed, applied })
+    if applied != devices * rounds {
+        return Err(format!("{applied} of the {} mutations pushed were applied", devices * rounds).into());
+    }
+    Ok(Load { db, devices, rounds, first_pull, first, push, pull, then, applied })
 }
 
-async fn simulated_device(
-    http: &reqwest::Client,
-    url: &str,
-    nid: &str,
-    person: &str,
-    device: &str,
-    token: &str,
-    rounds: usize,
-) -> Result<(Samples, Samples, usize)> {
-    let (mut push, mut pull, mut applied) = (Samples::new(), Samples::new(), 0);
-    let mut clock = HlcClock::new(device);
-    let mut cursor = 0;
-    let pull_all = |cursor: u64| async move {
-        let mut cursor = cursor;
-        let mut timings = Samples::new();
+/// One device of the load test: who it is, and how far it has pulled.
+struct SimulatedDevice {
+    http: reqwest::Client,
+    url: String,
+    clock: HlcClock,
+    nid: String,
+    person: String,
+    device: String,
+    token: String,
+    cursor: u64,
+}
+
+/// What a simulated device measured.
+#[derive(Default)]
+struct Timings {
+    push: Samples,
+    pull: Samples,
+    applied: usize,
+}
+
+impl SimulatedDevice {
+    /// Pulls everything after its cursor, then `rounds` times pushes a favour and pulls again.
+    async fn sync(mut self, rounds: usize) -> Result<(SimulatedDevice, Timings)> {
+        let mut timings = Timings::default();
+        if rounds == 0 {
+            self.pull_all(&mut timings.pull).await?;
+        }
+        for round in 0..rounds {
+            let seq = round as u64 + 1;
+            let now = quartier_core::store::system_now_ms();
+            let m = Mutation {
+                neighbourhood_id: self.nid.clone(),
+                author: self.person.clone(),
+                device_id: self.device.clone(),
+                seq,
+                hlc: self.clock.tick(u64::try_from(now).unwrap_or(0)),
+                op: Op::from(data::favour_post(
+                    &format!("{}-{seq}", self.device),
+                    "Lend a ladder",
+                    data::home(),
+                )),
+            };
+            let start = Instant::now();
+            let answer: PushResponse = self
+                .http
+                .post(format!("{}/v1/push", self.url))
+                .bearer_auth(&self.token)
+                .json(&PushRequest { mutations: vec![m] })
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            timings.push.push(start.elapsed());
+            timings.applied += answer.results.iter().filter(|r| r.outcome == Outcome::Applied).count();
+            self.pull_all(&mut timings.pull).await?;
+        }
+        Ok((self, timings))
+    }
+
+    async fn pull_all(&mut self, timings: &mut Samples) -> Result<()> {
         loop {
             let start = Instant::now();
-            let page: PullResponse = http
-                .get(format!("{url}/v1/neighbourhoods/{nid}/pull?after={cursor}"))
-                .bearer_auth(token)
+            let page: PullResponse = self
+                .http
+                .get(format!("{}/v1/neighbourhoods/{}/pull?after={}", self.url, self.nid, self.cursor))
+                .bearer_auth(&self.token)
                 .send()
                 .await?
                 .error_for_status()?
                 .json()
                 .await?;
             timings.push(start.elapsed());
-            cursor = page.cursor;
+            self.cursor = page.cursor;
             if !page.more {
-                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>((cursor, timings));
+                return Ok(());
             }
         }
-    };
-    let (after, timings) = pull_all(cursor).await?;
-    cursor = after;
-    pull.extend(timings);
-    for round in 0..rounds {
-        let seq = round as u64 + 1;
-        let now = quartier_core::store::system_now_ms();
-        let m = Mutation {
-            neighbourhood_id: nid.into(),
-            author: person.into(),
-            device_id: device.into(),
-            seq,
-            hlc: clock.tick(u64::try_from(now).unwrap_or(0)),
-            op: Op::from(data::favour_post(&format!("{device}-{seq}"), "Lend a ladder", data::home())),
-        };
-        let start = Instant::now();
-        let answer: PushResponse = http
-            .post(format!("{url}/v1/push"))
-            .bearer_auth(token)
-            .json(&PushRequest { mutations: vec![m] })
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        push.push(start.elapsed());
-        applied += answer.results.iter().filter(|r| r.outcome == Outcome::Applied).count();
-        let (after, timings) = pull_all(cursor).await?;
-        cursor = after;
-        pull.extend(timings);
     }
-    Ok((push, pull, applied))
 }
