@@ -25,6 +25,7 @@ pub mod storage;
 pub mod sync;
 
 pub use config::Config;
+pub use http::COMPRESS_ABOVE;
 pub use storage::AnyBackend;
 pub use storage::postgres::{PostgresBackend, PostgresUrl};
 pub use storage::sqlite::SqliteBackend;

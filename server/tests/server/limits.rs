@@ -194,22 +194,33 @@ async fn requests_and_answers_may_be_gzip_compressed(db: Db) {
     let answer: PushResponse = response.json().await.unwrap();
     assert_eq!(answer.results, vec![MutationResult { seq: 1, outcome: Outcome::Applied }]);
 
-    // A client that says it reads gzip gets gzip.
+    // A client that says it reads gzip gets gzip, for an answer over COMPRESS_ABOVE bytes.
     let raw = reqwest::Client::builder().no_gzip().build().unwrap();
-    let response = raw
-        .get(server.url("/v1/neighbourhoods/aligre/pull"))
-        .bearer_auth(&mona.token)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let token = mona.token.clone();
+    let pull = || {
+        raw.get(server.url("/v1/neighbourhoods/aligre/pull"))
+            .bearer_auth(&token)
+            .header("accept-encoding", "gzip")
+            .send()
+    };
+    let response = pull().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // A page of one change is shorter: it goes as it is.
+    assert_eq!(response.headers().get(CONTENT_ENCODING), None);
+    let page: PullResponse = response.json().await.unwrap();
+    assert_eq!(page.checkpoint, 1);
+    for i in 0..10 {
+        server.act(&mut mona, "aligre", ask(&format!("f-{i}"), "Someone to water the plants")).await;
+    }
+    let response = pull().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers().get(CONTENT_ENCODING).unwrap(), "gzip");
     let packed = response.bytes().await.unwrap();
     let mut text = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut text).unwrap();
+    assert!(text.len() > usize::from(quartier_server::COMPRESS_ABOVE), "{text}");
     let page: PullResponse = serde_json::from_str(&text).unwrap();
-    assert_eq!(page.checkpoint, 1);
+    assert_eq!(page.checkpoint, 11);
 }
 
 async fn register_and_join_are_rate_limited_per_address(db: Db) {
