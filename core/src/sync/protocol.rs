@@ -9,7 +9,7 @@
 //! | `POST /v1/register` | [`RegisterRequest`] | [`RegisterResponse`]: a token for the device |
 //! | `POST /v1/devices` (token) | [`AddDeviceRequest`] | [`RegisterResponse`]: a token for another device of the same person |
 //! | `POST /v1/join` (token) | [`JoinRequest`] | [`JoinResponse`]: the neighbourhood joined |
-//! | `POST /v1/push` (token) | [`PushRequest`] | [`PushResponse`]: one outcome per mutation |
+//! | `POST /v1/push?stored_up_to=N` (token) | [`PushRequest`] | [`PushResponse`]: one outcome per mutation |
 //! | `GET /v1/neighbourhoods/{id}/pull?after=V&limit=N` (token) | | [`PullResponse`] |
 //! | `GET /health`, `GET /metrics` | | 200, Prometheus text |
 //!
@@ -137,7 +137,9 @@ pub struct MutationResult {
 }
 
 /// One outcome per mutation of the request, in order. A mutation pushed again gets its first outcome
-/// again and is not applied twice.
+/// again and is not applied twice — as long as the server keeps it: a push may say (`stored_up_to=N`)
+/// that the device has stored its answers up to number `N`, and the server forgets those a day later
+/// (a mutation pushed again under such a number is then answered `seq_reused`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushResponse {

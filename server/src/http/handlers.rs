@@ -61,13 +61,23 @@ pub async fn add_device<B: Backend>(
     Ok((StatusCode::CREATED, axum::Json(added)))
 }
 
+/// `?stored_up_to=N`: optional (see `sync::push`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushParams {
+    stored_up_to: Option<u64>,
+}
+
 pub async fn push<B: Backend>(
     State(server): State<Server<B>>,
     Authenticated(device): Authenticated,
+    Query(params): Query<PushParams>,
     Json(request): Json<PushRequest>,
 ) -> Result<axum::Json<PushResponse>, ApiError> {
     // Not on the blocking pool: the push waits for its transactions without holding a thread.
-    let report = pushing::push(server.backend(), &server.inner.clock, device, request.mutations).await?;
+    let clock = &server.inner.clock;
+    let report =
+        pushing::push(server.backend(), clock, device, request.mutations, params.stored_up_to).await?;
     server.metrics().count_push(report.applied, report.rejected, report.duplicates);
     match report.gap {
         Some(gap) => Err(gap.into_api_error(report.results)),

@@ -178,7 +178,7 @@ pub trait Tx {
     /// `None` if there is no device.
     fn last_seq(&self, device_id: &str) -> Result<Option<u64>>;
     /// Remembers the answer to a device's mutation, to give it again if the mutation comes again, with
-    /// the mutation's clock stamp (`hlc`, as text) to know it again.
+    /// the mutation's clock stamp (`hlc`, as text) to know it again, and the time (Unix ms).
     fn record_outcome(
         &self,
         device_id: &str,
@@ -186,7 +186,11 @@ pub trait Tx {
         neighbourhood_id: &str,
         outcome: &Outcome,
         hlc: &str,
+        answered_at: i64,
     ) -> Result<()>;
+    /// Forgets the answers to the device's mutations numbered up to `up_to` that were recorded before
+    /// `answered_before` (Unix ms; those recorded before times were kept go too). Returns how many.
+    fn forget_outcomes(&self, device_id: &str, up_to: u64, answered_before: i64) -> Result<u64>;
     fn outcome(&self, device_id: &str, seq: u64) -> Result<Option<Outcome>>;
     /// The clock stamp of the mutation answered under this number; `None` if there is none, or if the
     /// outcome was recorded before stamps were kept.

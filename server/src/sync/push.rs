@@ -18,6 +18,13 @@
 //! numbers went back) is not answered with the other's outcome, which would lose it silently; the push
 //! stops there with `409 seq_reused` and the same [`SeqGap`] body (`found < expected`).
 //!
+//! The answers are kept only as long as the device may ask again: a push may say up to which number
+//! the device has stored its answers (`?stored_up_to=N`, the number below its oldest mutation still
+//! waiting for one), and the server then forgets the device's answers up to there once they are
+//! [`OUTCOMES_KEPT_MS`] old (a day, for the host's diagnosis). A mutation pushed again under a number
+//! whose answer is forgotten can only come from a device whose numbers went back: it is answered as
+//! `seq_reused`, as above.
+//!
 //! A removed or departed member's mutations are refused by the rules themselves (`not_member`).
 
 use super::apply::apply_in;
@@ -132,31 +139,37 @@ enum Kind {
 /// locking two neighbourhoods in opposite orders could deadlock on PostgreSQL).
 const RUN: usize = 100;
 
-/// Applies a device's mutations (see the module documentation).
+/// How long an answer the device says it has stored is kept all the same (Unix ms): a day.
+pub const OUTCOMES_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Applies a device's mutations (see the module documentation), the device having stored the answers
+/// to its mutations up to `stored_up_to`, if it says so.
 ///
 /// Each run is one [`Backend::write_owned`], awaited before the next: on SQLite it is committed with
 /// the runs of other devices' pushes queued at the same time (group commit), and answered once that
-/// commit is durable.
+/// commit is durable. The first run also forgets the answers the device has stored.
 pub async fn push<B: Backend>(
     backend: &B,
     clock: &Arc<Clock>,
     device: Device,
     mutations: Vec<Mutation>,
+    stored_up_to: Option<u64>,
 ) -> Result<PushReport, Error> {
     check(&device, &mutations)?;
     let device = Arc::new(device);
     let mut report = PushReport::default();
     let mut rest = mutations;
+    let mut stored_up_to = stored_up_to;
     while let Some(first) = rest.first() {
         let run = rest.iter().take(RUN).take_while(|m| m.neighbourhood_id == first.neighbourhood_id).count();
         let later = rest.split_off(run);
         let now = std::mem::replace(&mut rest, later);
-        let (clock_in, device_in) = (Arc::clone(clock), Arc::clone(&device));
+        let (clock_in, device_in, forget) = (Arc::clone(clock), Arc::clone(&device), stored_up_to.take());
         // Every mutation of the run is answered in one transaction, up to a gap; each is still applied
         // against what the ones before it wrote.
         let (now, steps) = backend
             .write_owned(move |tx| {
-                let steps = answer_run(tx, &clock_in, &device_in, &now)?;
+                let steps = answer_run(tx, &clock_in, &device_in, &now, forget)?;
                 Ok::<_, Error>((now, steps))
             })
             .await?;
@@ -180,11 +193,22 @@ pub async fn push<B: Backend>(
     Ok(report)
 }
 
-/// Answers a run of the device's mutations in `tx`, up to a gap.
-fn answer_run(tx: &dyn Tx, clock: &Clock, device: &Device, run: &[Mutation]) -> Result<Vec<Step>, Error> {
+/// Answers a run of the device's mutations in `tx`, up to a gap, having forgotten first the answers the
+/// device has stored up to `forget` (those the server gave already, and a day old).
+fn answer_run(
+    tx: &dyn Tx,
+    clock: &Clock,
+    device: &Device,
+    run: &[Mutation],
+    forget: Option<u64>,
+) -> Result<Vec<Step>, Error> {
     let answered = tx.lock_device(&device.device_id)?.ok_or_else(|| {
         Error::Unauthorized(String::from("This device is no longer registered; register it again."))
     })?;
+    if let Some(stored) = forget {
+        let before = clock.now_ms().saturating_sub(OUTCOMES_KEPT_MS);
+        tx.forget_outcomes(&device.device_id, stored.min(answered), before)?;
+    }
     let mut last = answered;
     let mut steps = Vec::with_capacity(run.len());
     for m in run {
@@ -211,12 +235,10 @@ fn step(tx: &dyn Tx, clock: &Clock, device: &Device, m: &Mutation, last: u64) ->
         if stamp.is_some_and(|stamp| stamp != m.hlc.to_string()) {
             return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
         }
-        let outcome = tx.outcome(&device.device_id, m.seq)?.ok_or_else(|| {
-            Error::Bug(format!(
-                "device {} answered up to seq {last} but has no outcome for seq {}",
-                device.device_id, m.seq
-            ))
-        })?;
+        // An answer forgotten: the device had stored it, so this is not the mutation it answered.
+        let Some(outcome) = tx.outcome(&device.device_id, m.seq)? else {
+            return Ok(Step::Gap(Gap { expected: last + 1, found: m.seq }));
+        };
         return Ok(Step::Answered(outcome, Kind::Duplicate));
     }
     if m.seq > last + 1 {
@@ -242,6 +264,13 @@ fn step(tx: &dyn Tx, clock: &Clock, device: &Device, m: &Mutation, last: u64) ->
             (Outcome::Rejected { code: rejection.code, message: rejection.message }, Kind::Rejected)
         }
     };
-    tx.record_outcome(&device.device_id, m.seq, &m.neighbourhood_id, &outcome, &m.hlc.to_string())?;
+    tx.record_outcome(
+        &device.device_id,
+        m.seq,
+        &m.neighbourhood_id,
+        &outcome,
+        &m.hlc.to_string(),
+        clock.now_ms(),
+    )?;
     Ok(Step::Answered(outcome, kind))
 }

@@ -5,6 +5,7 @@
 
 use crate::support::*;
 use quartier_core::domain::EntityKind;
+use quartier_core::sync::protocol::Outcome;
 use quartier_server::storage::postgres::{CURRENT_VERSION, upgrade_to};
 use quartier_server::storage::{Backend, StorageError};
 use quartier_server::{PostgresBackend, PostgresUrl};
@@ -83,6 +84,34 @@ fn devices_from_before_link_deadlines_have_none() {
     let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
     let device = backend.read(|tx| tx.device_by_token_hash("h1")).unwrap().unwrap();
     assert_eq!((device.device_id.as_str(), device.claim_by), ("d1", None));
+}
+
+/// Migration 4 (outcome times): the answers recorded before have no time, so they go as soon as their
+/// device says it has stored them; those recorded since stay until they are old enough.
+#[test]
+fn outcomes_from_before_their_times_go_once_their_device_has_stored_them() {
+    let database = PostgresDatabase::create();
+    upgrade_to(&mut database.client(), 3).unwrap();
+    database
+        .client()
+        .batch_execute(
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h1', 0, 2); \
+             INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc) \
+             VALUES ('d1', 1, 'n1', '{\"status\":\"applied\"}', 's1'), ('d1', 2, 'n1', '{\"status\":\"applied\"}', 's2')",
+        )
+        .unwrap();
+    let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
+    let forgotten = backend
+        .write(|tx| {
+            tx.record_outcome("d1", 3, "n1", &Outcome::Applied, "s3", 1_000)?;
+            tx.forget_outcomes("d1", 3, 1_000)
+        })
+        .unwrap();
+    assert_eq!(forgotten, 2);
+    let kept =
+        backend.read(|tx| (1..=3).map(|seq| tx.outcome("d1", seq)).collect::<Result<Vec<_>, _>>()).unwrap();
+    assert_eq!(kept, [None, None, Some(Outcome::Applied)]);
+    assert_eq!(backend.write(|tx| tx.forget_outcomes("d1", 3, 1_001)).unwrap(), 1);
 }
 
 /// Lists come in byte order of their ids (Rust's `String` order, as `MemoryState` and SQLite give them)

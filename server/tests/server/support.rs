@@ -387,8 +387,13 @@ impl TestServer {
     }
 
     pub async fn push(&self, phone: &Phone, mutations: &[Mutation]) -> reqwest::Response {
+        self.push_at(phone, "/v1/push", mutations).await
+    }
+
+    /// Pushes to `path` (`/v1/push` with a query).
+    pub async fn push_at(&self, phone: &Phone, path: &str, mutations: &[Mutation]) -> reqwest::Response {
         self.http
-            .post(self.url("/v1/push"))
+            .post(self.url(path))
             .bearer_auth(&phone.token)
             .json(&PushRequest { mutations: mutations.to_vec() })
             .send()

@@ -339,6 +339,52 @@ async fn a_number_answered_for_another_mutation_is_not_answered_again(db: Db) {
     assert!(replica.has(EntityKind::Favour, "f-2") && !replica.has(EntityKind::Favour, "f-other"));
 }
 
+/// The answers a device says it has stored (`?stored_up_to=N`) are forgotten once a day old, never
+/// beyond what the server answered; a mutation pushed again under a forgotten number is `seq_reused`.
+async fn answers_the_device_has_stored_are_forgotten_after_a_day(db: Db) {
+    let (server_now, server) = server_with_clock!(db);
+    let mut mona = server.register("mona").await;
+    let mut pushed = vec![mona.mutation("aligre", found("Aligre", "Mona"))];
+    pushed.extend((2..=3).map(|i| mona.mutation("aligre", ask(&format!("f-{i}"), "Help"))));
+    server.push_ok(&mona, &pushed).await;
+    let device = mona.device.clone();
+    let kept = || {
+        let device = device.clone();
+        server.read(move |tx| {
+            (1..=6).map(|seq| Ok(tx.outcome(&device, seq)?.is_some())).collect::<Result<Vec<_>, _>>()
+        })
+    };
+    // Stored, but answered less than a day ago: kept.
+    let m = mona.mutation("aligre", ask("f-4", "Help"));
+    push_saying(&server, &mona, 3, m).await;
+    assert_eq!(kept(), [true, true, true, true, false, false]);
+    // A day later: forgotten up to the number the device said, not beyond.
+    server_now.fetch_add(quartier_server::sync::push::OUTCOMES_KEPT_MS + 1, Ordering::SeqCst);
+    let m = mona.mutation("aligre", ask("f-5", "Help"));
+    push_saying(&server, &mona, 3, m).await;
+    assert_eq!(kept(), [false, false, false, true, true, false]);
+    // A device that says more than the server answered: up to what it answered.
+    server_now.fetch_add(quartier_server::sync::push::OUTCOMES_KEPT_MS + 1, Ordering::SeqCst);
+    let m = mona.mutation("aligre", ask("f-6", "Help"));
+    push_saying(&server, &mona, 99, m).await;
+    assert_eq!(kept(), [false, false, false, false, false, true]);
+    // The real seq 2 again, as a device restored from an old backup would push it: not applied again.
+    let response = server.push(&mona, &pushed[1..2]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(
+        (body.error.code.as_str(), body.gap.map(|g| (g.expected, g.found))),
+        ("seq_reused", Some((7, 2)))
+    );
+}
+
+/// Pushes `m`, saying the phone has stored its answers up to `up_to`: it must be answered.
+async fn push_saying(server: &TestServer, phone: &Phone, up_to: u64, m: Mutation) {
+    let response = server.push_at(phone, &format!("/v1/push?stored_up_to={up_to}"), &[m]).await;
+    let status = response.status();
+    assert_eq!(status, StatusCode::OK, "{}", response.text().await.unwrap());
+}
+
 async fn a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood(db: Db) {
     let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
@@ -1157,6 +1203,7 @@ on_both_backends!(
     a_rejection_carries_the_rules_sentence_and_does_not_block_the_next_mutation,
     a_gap_in_sequence_numbers_stops_the_push_and_names_the_expected_seq,
     a_number_answered_for_another_mutation_is_not_answered_again,
+    answers_the_device_has_stored_are_forgotten_after_a_day,
     a_newcomer_joins_with_a_code_and_pulls_the_neighbourhood,
     a_join_retried_after_a_lost_answer_answers_the_same_membership,
     messages_go_only_to_their_two_people_and_so_do_their_tombstones,

@@ -239,6 +239,7 @@ impl Tx for PgTx<'_> {
         nid: &str,
         outcome: &Outcome,
         hlc: &str,
+        answered_at: i64,
     ) -> Result<()> {
         let json = serde_json::to_string(outcome)
             .map_err(|e| StorageError::Data { what: "outcome", detail: e.to_string() })?;
@@ -246,11 +247,23 @@ impl Tx for PgTx<'_> {
         // it (a mutation for a neighbourhood that cannot exist) is written as U+FFFD.
         let nid = nid.replace('\0', "\u{fffd}");
         self.execute(
-            "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc) VALUES ($1, $2, $3, $4, $5)",
-            &[&device_id, &to_sql(seq), &nid, &json, &hlc],
+            "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc, answered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&device_id, &to_sql(seq), &nid, &json, &hlc, &answered_at],
             "recording an outcome",
         )?;
         Ok(())
+    }
+
+    fn forget_outcomes(&self, device_id: &str, up_to: u64, answered_before: i64) -> Result<u64> {
+        if !storable(&[device_id]) {
+            return Ok(0);
+        }
+        self.execute(
+            "DELETE FROM outcomes WHERE device_id = $1 AND seq <= $2 AND (answered_at IS NULL OR answered_at < $3)",
+            &[&device_id, &to_sql(up_to), &answered_before],
+            "forgetting outcomes",
+        )
     }
 
     fn outcome_stamp(&self, device_id: &str, seq: u64) -> Result<Option<String>> {

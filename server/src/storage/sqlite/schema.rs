@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_outcome_stamps.sql"),
     include_str!("migrations/003_link_deadline.sql"),
+    include_str!("migrations/004_outcome_times.sql"),
 ];
 
 /// The version a fresh database gets.
@@ -81,8 +82,31 @@ mod tests {
         let tx = super::super::tx::SqliteTx::new(&conn);
         assert_eq!(tx.outcome("d1", 1).unwrap(), Some(Outcome::Applied));
         assert_eq!(tx.outcome_stamp("d1", 1).unwrap(), None);
-        tx.record_outcome("d1", 2, "n1", &Outcome::Applied, "stamp-2").unwrap();
+        tx.record_outcome("d1", 2, "n1", &Outcome::Applied, "stamp-2", 1).unwrap();
         assert_eq!(tx.outcome_stamp("d1", 2).unwrap().as_deref(), Some("stamp-2"));
+    }
+
+    /// Migration 4: the answers recorded before it have no time, so they go as soon as their device
+    /// says it has stored them; those recorded since stay until they are old enough.
+    #[test]
+    fn outcomes_from_before_their_times_go_once_their_device_has_stored_them() {
+        use crate::storage::Tx;
+        use quartier_core::sync::protocol::Outcome;
+        let mut conn = Connection::open_in_memory().unwrap();
+        upgrade_to(&mut conn, 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h', 0, 2);
+             INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc)
+             VALUES ('d1', 1, 'n1', '{\"status\":\"applied\"}', 's1'), ('d1', 2, 'n1', '{\"status\":\"applied\"}', 's2');",
+        )
+        .unwrap();
+        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
+        let tx = super::super::tx::SqliteTx::new(&conn);
+        tx.record_outcome("d1", 3, "n1", &Outcome::Applied, "s3", 1_000).unwrap();
+        assert_eq!(tx.forget_outcomes("d1", 3, 1_000).unwrap(), 2);
+        let kept: Vec<_> = (1..=3).map(|seq| tx.outcome("d1", seq).unwrap()).collect();
+        assert_eq!(kept, [None, None, Some(Outcome::Applied)]);
+        assert_eq!(tx.forget_outcomes("d1", 3, 1_001).unwrap(), 1);
     }
 
     #[test]

@@ -147,16 +147,30 @@ impl Tx for SqliteTx<'_> {
         nid: &str,
         outcome: &Outcome,
         hlc: &str,
+        answered_at: i64,
     ) -> Result<()> {
         let json = serde_json::to_string(outcome)
             .map_err(|e| StorageError::Data { what: "outcome", detail: e.to_string() })?;
         self.conn
             .prepare_cached(
-                "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc, answered_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
-            .and_then(|mut stmt| stmt.execute(params![device_id, to_sql(seq), nid, json, hlc]))
+            .and_then(|mut stmt| stmt.execute(params![device_id, to_sql(seq), nid, json, hlc, answered_at]))
             .map_err(sqlite_error("recording an outcome"))?;
         Ok(())
+    }
+
+    fn forget_outcomes(&self, device_id: &str, up_to: u64, answered_before: i64) -> Result<u64> {
+        let forgotten = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM outcomes WHERE device_id = ? AND seq <= ? \
+                 AND (answered_at IS NULL OR answered_at < ?)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![device_id, to_sql(up_to), answered_before]))
+            .map_err(sqlite_error("forgetting outcomes"))?;
+        Ok(forgotten as u64)
     }
 
     fn outcome_stamp(&self, device_id: &str, seq: u64) -> Result<Option<String>> {
