@@ -128,6 +128,11 @@ impl TestServer {
     }
 
     pub async fn start_on(db: TestDb) -> TestServer {
+        TestServer::start_with(db, quartier_server::Config::default()).await
+    }
+
+    /// A server with settings of the test's (a clock it moves, say).
+    pub async fn start_with(db: TestDb, config: quartier_server::Config) -> TestServer {
         let dir = TempDir::new().unwrap();
         let (backend, postgres): (AnyBackend, _) = match db {
             TestDb::Sqlite => {
@@ -139,7 +144,7 @@ impl TestServer {
                 (quartier_server::PostgresBackend::open_with(&url, 4).unwrap().into(), Some(database))
             }),
         };
-        let server = quartier_server::Server::new(backend, quartier_server::Config::default());
+        let server = quartier_server::Server::new(backend, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -9,7 +9,8 @@ use quartier_core::sync::SyncStatus;
 use quartier_core::sync::client::StatusListener;
 use quartier_core::sync::protocol::Outcome;
 use quartier_e2e::fixtures::neighbourhood;
-use quartier_e2e::{Device, TestServer};
+use quartier_e2e::{Device, TestDb, TestServer};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,6 +92,31 @@ async fn a_round_cut_short_by_its_budget_is_finished_by_the_next() {
     assert_eq!(report.pushed, 451);
     assert_eq!(alice.store.pending_count().unwrap(), 0);
     assert_eq!(alice.shared_replica("n1").len(), 1 + 1 + 450, "the neighbourhood, Alice and her favours");
+}
+
+/// With each push a device says up to which number it has stored the answers, and the server forgets
+/// them once a day old: a day after pushing 301 mutations in two batches, the next sync leaves only
+/// its own answer on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_forgets_the_answers_a_device_has_stored() {
+    static SERVER_NOW: AtomicI64 = AtomicI64::new(0);
+    SERVER_NOW.store(quartier_core::store::system_now_ms(), Ordering::SeqCst);
+    let config = quartier_server::Config { now: || SERVER_NOW.load(Ordering::SeqCst), ..Default::default() };
+    let server = TestServer::start_with(TestDb::Sqlite, config).await;
+    let alice = Device::new(&server, "alice").await;
+    alice.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
+    for i in 0..300 {
+        alice.act("n1", ask(&format!("f{i}"))).unwrap();
+    }
+    assert!(alice.client.sync_once(Duration::from_secs(60)).await.unwrap().complete);
+    assert_eq!(server.outcome("alice-device", 1), Some(Outcome::Applied), "kept for a day");
+    SERVER_NOW.fetch_add(quartier_server::sync::push::OUTCOMES_KEPT_MS + 1, Ordering::SeqCst);
+    alice.act("n1", ask("f-next-day")).unwrap();
+    assert_eq!(alice.store.answers_stored_up_to().unwrap(), 301);
+    assert!(alice.client.sync_once(Duration::from_secs(60)).await.unwrap().complete);
+    let kept: Vec<u64> = (1..=302).filter(|seq| server.outcome("alice-device", *seq).is_some()).collect();
+    assert_eq!(kept, [302]);
+    assert_eq!(alice.store.answers_stored_up_to().unwrap(), 302);
 }
 
 /// Pushing alone sends the whole outbox, batch after batch (each batch's answers stored while the

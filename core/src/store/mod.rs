@@ -533,7 +533,7 @@ fn last_stamp(conn: &Connection) -> Result<Hlc> {
 }
 
 /// The next sequence number: after every mutation in the outbox and every one already acknowledged.
-fn next_seq(conn: &Connection) -> Result<u64> {
+pub(super) fn next_seq(conn: &Connection) -> Result<u64> {
     // Cached, as every statement of a local write: compiling SQL showed in the write's profile.
     let outbox: Option<i64> = conn
         .prepare_cached("SELECT max(seq) FROM outbox")

@@ -349,6 +349,23 @@ impl Store {
         })
     }
 
+    /// The number up to which this device has stored the server's answers to its mutations: every
+    /// number below the oldest mutation still in the outbox (waiting to be pushed, or for its answer),
+    /// or every number given so far when the outbox is empty. A push says it, so that the server may
+    /// forget those answers (it never forgets beyond what it answered).
+    pub fn answers_stored_up_to(&self) -> Result<u64> {
+        self.read(|conn| {
+            let oldest: Option<i64> = conn
+                .prepare_cached("SELECT min(seq) FROM outbox")
+                .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+                .map_err(StoreError::sqlite("reading the outbox"))?;
+            Ok(match oldest {
+                Some(seq) => u64::try_from(seq).unwrap_or(0).saturating_sub(1),
+                None => super::next_seq(conn)?.saturating_sub(1),
+            })
+        })
+    }
+
     /// The mutations numbered `from..to` in the refused list, in sequence order: above all those this
     /// device set aside without an answer from the server (those of a neighbourhood it forgot while
     /// they waited, see [`Store::forget`]). When the server still expects their numbers, the client

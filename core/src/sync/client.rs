@@ -623,8 +623,12 @@ impl SyncClient {
         let mut answered_up_to = 0;
         let mut storing = None;
         let pushed = loop {
-            let batch = match self.store.pending_after(answered_up_to, PUSH_BATCH) {
-                Ok(batch) => batch,
+            let read = self
+                .store
+                .pending_after(answered_up_to, PUSH_BATCH)
+                .and_then(|batch| Ok((batch, self.store.answers_stored_up_to()?)));
+            let (batch, stored_up_to) = match read {
+                Ok(read) => read,
                 Err(e) => break Err(e.into()),
             };
             let Some(first) = batch.first().map(|m| m.seq) else {
@@ -633,8 +637,10 @@ impl SyncClient {
             if Instant::now() >= deadline {
                 break Ok(false);
             }
-            let (stored, answered) =
-                tokio::join!(record(storing.take(), report), self.push(token, batch, deadline));
+            let (stored, answered) = tokio::join!(
+                record(storing.take(), report),
+                self.push(token, batch, Some(stored_up_to), deadline)
+            );
             if let Err(e) = stored {
                 break Err(e);
             }
@@ -697,18 +703,25 @@ impl SyncClient {
         }
     }
 
-    /// Sends one push: its outcomes, or where it stopped at a gap in this device's numbers.
+    /// Sends one push: its outcomes, or where it stopped at a gap in this device's numbers. It says up
+    /// to which number this device has stored its answers, if given, so that the server may forget
+    /// them (a server from before that ignores it).
     async fn push(
         &self,
         token: &str,
         mutations: Vec<Mutation>,
+        stored_up_to: Option<u64>,
         deadline: Instant,
     ) -> Result<Pushed, SyncError> {
         let json = serde_json::to_vec(&PushRequest { mutations })
             .map_err(|e| SyncError::Protocol(format!("a push could not be written: {e}")))?;
+        let mut url = self.url("/v1/push")?;
+        if let Some(stored) = stored_up_to {
+            url.query_pairs_mut().append_pair("stored_up_to", &stored.to_string());
+        }
         let mut request = self
             .http
-            .post(self.url("/v1/push")?)
+            .post(url)
             .bearer_auth(token)
             .timeout(remaining(deadline))
             .header(reqwest::header::CONTENT_TYPE, "application/json");
@@ -748,7 +761,7 @@ impl SyncClient {
             "sending the changes set aside for a forgotten neighbourhood, which the server still expects"
         );
         for chunk in set_aside.chunks(PUSH_BATCH) {
-            match self.push(token, chunk.to_vec(), deadline).await? {
+            match self.push(token, chunk.to_vec(), None, deadline).await? {
                 Pushed::Answered(_) => {}
                 Pushed::Gap(gap) if !gap.results.is_empty() => {}
                 Pushed::Gap(gap) => return Err(self.real_gap(&gap)),
