@@ -190,6 +190,9 @@ pub trait Tx {
     ) -> Result<()>;
     /// Forgets the answers to the device's mutations numbered up to `up_to` that were recorded before
     /// `answered_before` (Unix ms; those recorded before times were kept go too). Returns how many.
+    /// Answers are recorded in number order, so when the oldest of them is not old enough none is:
+    /// then nothing is read but that one (a push says it every time, and a device back from a week
+    /// offline has thousands of answers younger than a day).
     fn forget_outcomes(&self, device_id: &str, up_to: u64, answered_before: i64) -> Result<u64>;
     fn outcome(&self, device_id: &str, seq: u64) -> Result<Option<Outcome>>;
     /// The clock stamp of the mutation answered under this number; `None` if there is none, or if the

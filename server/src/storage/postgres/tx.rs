@@ -259,6 +259,15 @@ impl Tx for PgTx<'_> {
         if !storable(&[device_id]) {
             return Ok(0);
         }
+        let oldest = self.query_opt(
+            "SELECT answered_at IS NULL OR answered_at < $3 FROM outcomes WHERE device_id = $1 AND seq <= $2 \
+             ORDER BY seq LIMIT 1",
+            &[&device_id, &to_sql(up_to), &answered_before],
+            "forgetting outcomes",
+        )?;
+        if !oldest.map(|row| column::<bool>(&row, 0, "answered_at")).transpose()?.unwrap_or(false) {
+            return Ok(0);
+        }
         self.execute(
             "DELETE FROM outcomes WHERE device_id = $1 AND seq <= $2 AND (answered_at IS NULL OR answered_at < $3)",
             &[&device_id, &to_sql(up_to), &answered_before],

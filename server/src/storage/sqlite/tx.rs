@@ -162,6 +162,12 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn forget_outcomes(&self, device_id: &str, up_to: u64, answered_before: i64) -> Result<u64> {
+        let sql = "SELECT answered_at IS NULL OR answered_at < ? FROM outcomes WHERE device_id = ? AND seq <= ? \
+                   ORDER BY seq LIMIT 1";
+        let params = params![answered_before, device_id, to_sql(up_to)];
+        if self.optional_row("forgetting outcomes", sql, params, |row| row.get::<_, bool>(0))? != Some(true) {
+            return Ok(0);
+        }
         let forgotten = self
             .conn
             .prepare_cached(
