@@ -7,6 +7,7 @@
 //! the library's `Config`.
 
 use clap::{Args, Parser, Subcommand};
+use quartier_server::config::MetricsToken;
 use quartier_server::rate_limit::RateLimit;
 use quartier_server::storage::sqlite::FILE_NAME;
 use quartier_server::{AnyBackend, Config, PostgresBackend, PostgresUrl, Server, SqliteBackend};
@@ -63,6 +64,11 @@ struct ServeArgs {
     /// Without it, the peer's address is the client's.
     #[arg(long, env = "QUARTIER_CLIENT_IP_HEADER")]
     client_ip_header: Option<axum::http::HeaderName>,
+
+    /// When set, /metrics answers only a scraper that sends this token (Authorization: Bearer); at
+    /// least 16 characters. Prefer the variable: a command line can be read by other users.
+    #[arg(long, env = "QUARTIER_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 
     /// The largest request body taken, in bytes, before and after decompression.
     #[arg(long, env = "QUARTIER_MAX_BODY_BYTES", default_value_t = quartier_server::config::DEFAULT_MAX_BODY_BYTES)]
@@ -169,6 +175,13 @@ async fn open(database: Database) -> Result<(String, AnyBackend), Failure> {
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     // Check the command line, then take the address, then touch the disk: a failure leaves nothing behind.
     let database = database(&args)?;
+    // Checked here rather than by clap, whose refusal would show the token.
+    let metrics_token = args
+        .metrics_token
+        .as_deref()
+        .map(MetricsToken::new)
+        .transpose()
+        .map_err(|e| Failure::usage(format!("--metrics-token (QUARTIER_METRICS_TOKEN): {e}")))?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await.map_err(|e| {
         Failure::start(match e.kind() {
             ErrorKind::AddrInUse => format!(
@@ -190,6 +203,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         max_body_bytes: args.max_body_bytes,
         onboarding_limit: RateLimit { per_minute: args.rate_per_minute, burst: args.rate_burst },
         client_ip_header: args.client_ip_header,
+        metrics_token,
         ..Config::default()
     };
     tracing::info!(

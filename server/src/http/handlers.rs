@@ -10,7 +10,7 @@ use crate::metrics;
 use crate::storage::Backend;
 use crate::sync::{devices, join as joining, pull as pulling, push as pushing};
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quartier_core::sync::protocol::{
     AddDeviceRequest, DEFAULT_PULL_LIMIT, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse,
@@ -32,8 +32,24 @@ pub async fn health<B: Backend>(State(server): State<Server<B>>) -> Result<Respo
     }
 }
 
-pub async fn metrics<B: Backend>(State(server): State<Server<B>>) -> Response {
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], server.metrics().encode()).into_response()
+/// The metrics, to a scraper with the metrics token when the server has one.
+pub async fn metrics<B: Backend>(
+    State(server): State<Server<B>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &server.config().metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if !presented.is_some_and(|presented| token.admits(presented)) {
+            return Err(ApiError::from(Error::Unauthorized(String::from(
+                "This server's metrics need its metrics token (Authorization: Bearer …), the one it was \
+                 started with (--metrics-token, QUARTIER_METRICS_TOKEN).",
+            ))));
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], server.metrics().encode()).into_response())
 }
 
 pub async fn register<B: Backend>(

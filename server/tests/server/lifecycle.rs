@@ -27,6 +27,7 @@ fn run_binary(args: &[&str]) -> (Option<i32>, String) {
         .env_remove("QUARTIER_DATABASE")
         .env_remove("QUARTIER_DATA")
         .env_remove("QUARTIER_LISTEN")
+        .env_remove("QUARTIER_METRICS_TOKEN")
         .env("RUST_LOG", "info")
         .output()
         .unwrap();
@@ -38,6 +39,25 @@ fn one_sentence(stderr: &str) -> &str {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr: {stderr}");
     lines[0].strip_prefix("quartier-server: ").unwrap_or_else(|| panic!("{stderr}"))
+}
+
+#[test]
+fn a_metrics_token_too_short_is_refused_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, stderr) = run_binary(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-token",
+        "hunter2",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(one_sentence(&stderr).contains("at least 16"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the token was shown: {stderr}");
+    assert!(!data.exists(), "nothing was created");
 }
 
 #[test]
@@ -128,6 +148,7 @@ async fn the_binary_serves_until_sigterm_and_keeps_its_data(db: Db) {
         .args(database.serve_args())
         .env_remove("QUARTIER_DATA")
         .env_remove("QUARTIER_DATABASE")
+        .env("QUARTIER_METRICS_TOKEN", "scraper-token-0123456789abcdef")
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
@@ -146,6 +167,10 @@ async fn the_binary_serves_until_sigterm_and_keeps_its_data(db: Db) {
     };
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("{url}/health")).send().await.unwrap().status(), StatusCode::OK);
+    // The metrics token from the environment guards /metrics.
+    let metrics = |token: &'static str| http.get(format!("{url}/metrics")).bearer_auth(token).send();
+    assert_eq!(metrics("not-the-metrics-token").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(metrics("scraper-token-0123456789abcdef").await.unwrap().status(), StatusCode::OK);
     let registered = http
         .post(format!("{url}/v1/register"))
         .json(&quartier_core::sync::protocol::RegisterRequest {

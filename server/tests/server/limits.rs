@@ -323,6 +323,37 @@ async fn health_and_metrics(db: Db) {
     assert!(text.contains("quartier_http_request_duration_seconds_bucket{"), "{text}");
 }
 
+/// A server started with a metrics token answers `/metrics` only to a scraper that sends it: not
+/// without a token, with another one, or with a device's.
+async fn metrics_may_need_a_token_of_their_own(db: Db) {
+    let token = "scraper-token-0123456789abcdef";
+    let config = Config {
+        onboarding_limit: generous(),
+        metrics_token: Some(quartier_server::config::MetricsToken::new(token).unwrap()),
+        ..Config::default()
+    };
+    let server = TestServer::start_with(db, config).await;
+    let mona = server.register("mona").await;
+    let metrics = |bearer: Option<&str>| {
+        let request = server.http.get(server.url("/metrics"));
+        match bearer {
+            Some(bearer) => request.bearer_auth(bearer),
+            None => request,
+        }
+        .send()
+    };
+    for bearer in [None, Some("scraper-token-0123456789abcdeF"), Some(mona.token.as_str())] {
+        let message =
+            expect_error(metrics(bearer).await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert!(message.contains("metrics token"), "{message}");
+    }
+    let response = metrics(Some(token)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("quartier_http_requests_total"));
+    // The rest of the server is as it was.
+    assert_eq!(server.http.get(server.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+}
+
 /// An id with the character NUL (which PostgreSQL's text cannot hold) is an id like any other that
 /// names nothing: a 4xx or a rejection, never a 500.
 async fn ids_with_a_nul_character_name_nothing(db: Db) {
@@ -364,5 +395,6 @@ on_both_backends!(
     register_and_join_are_rate_limited_per_address,
     behind_a_proxy_the_forwarded_address_is_limited,
     health_and_metrics,
+    metrics_may_need_a_token_of_their_own,
     ids_with_a_nul_character_name_nothing,
 );
