@@ -8,6 +8,8 @@
 //! |---|---|---|
 //! | `POST /v1/register` | [`RegisterRequest`] | [`RegisterResponse`]: a token for the device |
 //! | `POST /v1/devices` (token) | [`AddDeviceRequest`] | [`RegisterResponse`]: a token for another device of the same person |
+//! | `GET /v1/devices` (token) | | [`DevicesResponse`]: the person's devices |
+//! | `DELETE /v1/devices/{id}` (token) | | 204: that device of the same person is taken off the account |
 //! | `POST /v1/join` (token) | [`JoinRequest`] | [`JoinResponse`]: the neighbourhood joined |
 //! | `POST /v1/push?stored_up_to=N` (token) | [`PushRequest`] | [`PushResponse`]: one outcome per mutation |
 //! | `GET /v1/neighbourhoods/{id}/pull?after=V&limit=N` (token) | | [`PullResponse`] |
@@ -94,6 +96,27 @@ impl std::fmt::Debug for RegisterResponse {
 #[serde(deny_unknown_fields)]
 pub struct AddDeviceRequest {
     pub device_id: String,
+}
+
+/// The devices of the caller's person (`GET /v1/devices`), oldest first: those a lost one can be
+/// told apart from and taken off the account (`DELETE /v1/devices/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicesResponse {
+    pub devices: Vec<AccountDevice>,
+}
+
+/// One device of a person's account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDevice {
+    pub device_id: String,
+    /// When it was registered or added (Unix ms, the server's clock).
+    pub added_at: i64,
+    /// Added with a link code that has not been used yet.
+    pub waiting_for_first_call: bool,
+    /// The device that asked.
+    pub this_device: bool,
 }
 
 /// A newcomer redeems an invitation code.

@@ -13,8 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quartier_core::sync::protocol::{
-    AddDeviceRequest, DEFAULT_PULL_LIMIT, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse,
-    RegisterRequest, RegisterResponse, StoredChange,
+    AddDeviceRequest, DEFAULT_PULL_LIMIT, DevicesResponse, JoinRequest, JoinResponse, PullResponse,
+    PushRequest, PushResponse, RegisterRequest, RegisterResponse, StoredChange,
 };
 use serde::Deserialize;
 
@@ -82,6 +82,25 @@ pub async fn add_device<B: Backend>(
 #[serde(deny_unknown_fields)]
 pub struct PushParams {
     stored_up_to: Option<u64>,
+}
+
+pub async fn list_devices<B: Backend>(
+    State(server): State<Server<B>>,
+    Authenticated(device): Authenticated,
+) -> Result<axum::Json<DevicesResponse>, ApiError> {
+    let listed = server.blocking(move |inner| devices::list(&inner.backend, &device)).await?;
+    Ok(axum::Json(listed))
+}
+
+pub async fn remove_device<B: Backend>(
+    State(server): State<Server<B>>,
+    Authenticated(device): Authenticated,
+    Path(device_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    server
+        .blocking(move |inner| devices::remove(&inner.backend, &device, &device_id, inner.clock.now_ms()))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn push<B: Backend>(

@@ -21,7 +21,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -51,7 +51,8 @@ pub fn router<B: Backend>(server: Server<B>) -> Router {
             "/v1/join",
             post(handlers::join::<B>).layer(middleware::from_fn_with_state(join_gate, rate_limit)),
         )
-        .route("/v1/devices", post(handlers::add_device::<B>))
+        .route("/v1/devices", post(handlers::add_device::<B>).get(handlers::list_devices::<B>))
+        .route("/v1/devices/{id}", delete(handlers::remove_device::<B>))
         .route("/v1/push", post(handlers::push::<B>))
         .route("/v1/neighbourhoods/{id}/pull", get(handlers::pull::<B>))
         .fallback(handlers::not_found)

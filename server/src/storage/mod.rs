@@ -80,6 +80,18 @@ pub struct Device {
     /// For a device added with a link code that has not called yet: the time (Unix ms) by which its
     /// first call must come (`sync/devices.rs`).
     pub claim_by: Option<i64>,
+    /// When another device of its person took it off the account (Unix ms).
+    pub removed_at: Option<i64>,
+}
+
+/// A device of a person's account, as the person's devices list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountDevice {
+    pub device_id: String,
+    /// When it was registered or added (Unix ms).
+    pub created_at: i64,
+    /// For a device added with a link code that has not called yet, its deadline (Unix ms).
+    pub claim_by: Option<i64>,
 }
 
 /// A device to register. `token_hash` is the SHA-256 of its token, in hex: the token itself is never
@@ -170,6 +182,11 @@ pub trait Tx {
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
     /// The device has made its first call: it no longer has a deadline for it.
     fn claim_device(&self, device_id: &str) -> Result<()>;
+    /// The devices of a person's account that were not taken off it, oldest first. In a write, the
+    /// person is locked until the transaction ends (two devices taking each other off at once).
+    fn person_devices(&self, person_id: &str) -> Result<Vec<AccountDevice>>;
+    /// Takes a device off its person's account at `at` (Unix ms): its token is refused from then on.
+    fn remove_device(&self, device_id: &str, at: i64) -> Result<()>;
     /// The last sequence number answered for a device, its row locked until the transaction ends so
     /// that two pushes of one device are answered one after the other. `None` if there is no device.
     fn lock_device(&self, device_id: &str) -> Result<Option<u64>>;

@@ -8,11 +8,18 @@
 //! the new device's token and hands it over itself, in a link code ([`add_device`]). The new device
 //! must make its first call within [`LINK_CLAIM_MS`]: a link code left lying around (a photo of the
 //! screen, a message) does not open the person's account for ever ([`authenticate`]).
+//!
+//! A person sees their devices ([`list`]) and takes one off the account from another ([`remove`]): a
+//! lost or sold phone. Its token is refused from then on, with a sentence that says why; its row
+//! stays (its id is not given again). The last device of an account cannot be taken off: nothing
+//! could link a device again.
 
 use crate::error::Error;
 use crate::storage::{Backend, Device, NewDevice};
 use quartier_core::domain::validate;
-use quartier_core::sync::protocol::{self, AddDeviceRequest, RegisterRequest, RegisterResponse};
+use quartier_core::sync::protocol::{
+    self, AccountDevice, AddDeviceRequest, DevicesResponse, RegisterRequest, RegisterResponse,
+};
 use sha2::{Digest, Sha256};
 
 /// How long a device added with a link code has to make its first call.
@@ -138,6 +145,44 @@ pub fn add_device<B: Backend>(
     Ok(RegisterResponse { device_id: request.device_id.clone(), person_id: by.person_id.clone(), token })
 }
 
+/// The devices of the person of `by`, oldest first.
+pub fn list<B: Backend>(backend: &B, by: &Device) -> Result<DevicesResponse, Error> {
+    let devices = backend.read(|tx| tx.person_devices(&by.person_id).map_err(Error::from))?;
+    Ok(DevicesResponse {
+        devices: devices
+            .into_iter()
+            .map(|d| AccountDevice {
+                this_device: d.device_id == by.device_id,
+                waiting_for_first_call: d.claim_by.is_some(),
+                added_at: d.created_at,
+                device_id: d.device_id,
+            })
+            .collect(),
+    })
+}
+
+/// Takes `device_id`, a device of the person of `by` (`by` itself too), off the account at `now_ms`.
+pub fn remove<B: Backend>(backend: &B, by: &Device, device_id: &str, now_ms: i64) -> Result<(), Error> {
+    backend.write(|tx| {
+        let devices = tx.person_devices(&by.person_id)?;
+        if !devices.iter().any(|d| d.device_id == device_id) {
+            return Err(Error::NotFound(format!(
+                "Your account has no device {device_id}; see your devices with GET /v1/devices."
+            )));
+        }
+        if devices.len() == 1 {
+            return Err(Error::Conflict(format!(
+                "The device {device_id} is the last device of your account: taken off, nothing could link a \
+                 device again. Link another device first."
+            )));
+        }
+        tx.remove_device(device_id, now_ms)?;
+        Ok(())
+    })?;
+    tracing::info!(device_id, by = %by.device_id, "device taken off its account");
+    Ok(())
+}
+
 /// The device a bearer token belongs to, at `now_ms`. A device added with a link code that makes its
 /// first call after its deadline is refused; its first call in time lifts the deadline.
 pub fn authenticate<B: Backend>(backend: &B, token: &str, now_ms: i64) -> Result<Device, Error> {
@@ -148,6 +193,12 @@ pub fn authenticate<B: Backend>(backend: &B, token: &str, now_ms: i64) -> Result
                 "The server does not know this token; register the device again to get a new one.",
             ))
         })?;
+    if device.removed_at.is_some() {
+        return Err(Error::Unauthorized(String::from(
+            "This device was taken off its account by another device of the same person. To use it again, \
+             make a link code on a device still in the account.",
+        )));
+    }
     match device.claim_by {
         None => Ok(device),
         Some(by) if now_ms <= by => {

@@ -122,6 +122,68 @@ async fn a_linked_device_must_make_its_first_call_in_time(db: Db) {
     }
 }
 
+/// A person sees their devices and takes a lost one off the account from another: its token is
+/// refused from then on, with a sentence that says why. Not the last device of an account, not
+/// another person's, not one already taken off.
+async fn a_lost_device_is_taken_off_its_account_from_another(db: Db) {
+    let server = TestServer::start(db).await;
+    let mut phone = server.register("tom").await;
+    server.act(&mut phone, "aligre", found("Aligre", "Tom")).await;
+    let added = server
+        .http
+        .post(server.url("/v1/devices"))
+        .bearer_auth(&phone.token)
+        .json(&AddDeviceRequest { device_id: "tom-tablet".into() })
+        .send()
+        .await
+        .unwrap()
+        .json::<RegisterResponse>()
+        .await
+        .unwrap();
+    let tablet = Phone::new("tom", "tom-tablet", &added.token);
+    let devices = |by: &Phone| {
+        let request = server.http.get(server.url("/v1/devices")).bearer_auth(&by.token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let listed: DevicesResponse = response.json().await.unwrap();
+            listed
+                .devices
+                .into_iter()
+                .map(|d| (d.device_id, d.waiting_for_first_call, d.this_device))
+                .collect::<Vec<_>>()
+        }
+    };
+    let remove = |by: &Phone, id: &str| {
+        server.http.delete(server.url(&format!("/v1/devices/{id}"))).bearer_auth(&by.token).send()
+    };
+    assert_eq!(
+        devices(&phone).await,
+        [("tom-phone".to_owned(), false, true), ("tom-tablet".to_owned(), true, false)]
+    );
+    // Another person's device, or one that does not exist: not found.
+    let mona = server.register("mona").await;
+    expect_error(remove(&mona, "tom-tablet").await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    expect_error(remove(&phone, "nobody").await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+
+    // The phone is lost: the tablet takes it off.
+    assert_eq!(server.pull(&tablet, "aligre", 0, None).await.status(), StatusCode::OK);
+    assert_eq!(remove(&tablet, "tom-phone").await.unwrap().status(), StatusCode::NO_CONTENT);
+    let refused = server.pull(&phone, "aligre", 0, None).await;
+    let message = expect_error(refused, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert!(message.contains("taken off its account"), "{message}");
+    let pushed = server.push(&phone, &[phone.clone().mutation("aligre", ask("f-thief", "Help"))]).await;
+    expect_error(pushed, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(devices(&tablet).await, [("tom-tablet".to_owned(), false, true)]);
+    expect_error(remove(&tablet, "tom-phone").await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    // The last device of the account stays.
+    let last =
+        expect_error(remove(&tablet, "tom-tablet").await.unwrap(), StatusCode::CONFLICT, "conflict").await;
+    assert!(last.contains("last device"), "{last}");
+    let mut tablet = tablet;
+    server.act(&mut tablet, "aligre", ask("f-tablet", "Still here")).await;
+}
+
 async fn calls_without_a_known_token_are_unauthorized(db: Db) {
     let server = TestServer::start(db).await;
     let mut mona = server.register("mona").await;
@@ -1197,6 +1259,7 @@ on_both_backends!(
     a_device_registers_once_and_its_token_works,
     a_registered_device_adds_another_device_of_its_person,
     a_linked_device_must_make_its_first_call_in_time,
+    a_lost_device_is_taken_off_its_account_from_another,
     calls_without_a_known_token_are_unauthorized,
     pushed_mutations_are_pulled_back,
     a_retried_push_is_not_applied_twice,

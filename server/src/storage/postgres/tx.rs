@@ -18,7 +18,8 @@
 use super::{lock_key, pg_error};
 use crate::storage::index::{EntityIndex, index_of};
 use crate::storage::{
-    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change, to_json,
+    AccountDevice, Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change,
+    to_json,
 };
 use postgres::types::{FromSql, ToSql};
 use postgres::{Row, Statement, Transaction};
@@ -179,7 +180,7 @@ impl Tx for PgTx<'_> {
             return Ok(None);
         }
         let row = self.query_opt(
-            "SELECT device_id, person_id, claim_by FROM devices WHERE token_hash = $1",
+            "SELECT device_id, person_id, claim_by, removed_at FROM devices WHERE token_hash = $1",
             &[&token_hash],
             "checking a token",
         )?;
@@ -188,9 +189,41 @@ impl Tx for PgTx<'_> {
                 device_id: column(&row, 0, "device")?,
                 person_id: column(&row, 1, "device")?,
                 claim_by: column(&row, 2, "device")?,
+                removed_at: column(&row, 3, "device")?,
             })
         })
         .transpose()
+    }
+
+    fn person_devices(&self, person_id: &str) -> Result<Vec<AccountDevice>> {
+        self.lock("person", person_id)?;
+        if !storable(&[person_id]) {
+            return Ok(Vec::new());
+        }
+        let rows = self.query(
+            "SELECT device_id, created_at, claim_by FROM devices WHERE person_id = $1 AND removed_at IS NULL \
+             ORDER BY created_at, device_id COLLATE \"C\"",
+            &[&person_id],
+            "listing a person's devices",
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(AccountDevice {
+                    device_id: column(row, 0, "device")?,
+                    created_at: column(row, 1, "device")?,
+                    claim_by: column(row, 2, "device")?,
+                })
+            })
+            .collect()
+    }
+
+    fn remove_device(&self, device_id: &str, at: i64) -> Result<()> {
+        self.execute(
+            "UPDATE devices SET removed_at = $1 WHERE device_id = $2 AND removed_at IS NULL",
+            &[&at, &device_id],
+            "taking a device off its account",
+        )?;
+        Ok(())
     }
 
     fn claim_device(&self, device_id: &str) -> Result<()> {

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_outcome_stamps.sql"),
     include_str!("migrations/003_link_deadline.sql"),
     include_str!("migrations/004_outcome_times.sql"),
+    include_str!("migrations/005_device_removal.sql"),
 ];
 
 /// The version a fresh database gets.

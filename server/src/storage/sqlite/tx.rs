@@ -9,7 +9,8 @@
 use super::sqlite_error;
 use crate::storage::index::{EntityIndex, index_of};
 use crate::storage::{
-    Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change, to_json,
+    AccountDevice, Device, InvitationRef, NewDevice, Result, StorageError, Tx, kind_of, parse, stored_change,
+    to_json,
 };
 use quartier_core::domain::{Entity, EntityKey, Favour, Loan, Order};
 use quartier_core::sync::protocol::{Outcome, StoredChange};
@@ -106,10 +107,39 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
-        let sql = "SELECT device_id, person_id, claim_by FROM devices WHERE token_hash = ?";
+        let sql = "SELECT device_id, person_id, claim_by, removed_at FROM devices WHERE token_hash = ?";
         self.optional_row("checking a token", sql, [token_hash], |row| {
-            Ok(Device { device_id: row.get(0)?, person_id: row.get(1)?, claim_by: row.get(2)? })
+            Ok(Device {
+                device_id: row.get(0)?,
+                person_id: row.get(1)?,
+                claim_by: row.get(2)?,
+                removed_at: row.get(3)?,
+            })
         })
+    }
+
+    fn person_devices(&self, person_id: &str) -> Result<Vec<AccountDevice>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT device_id, created_at, claim_by FROM devices WHERE person_id = ? AND removed_at IS NULL \
+                 ORDER BY created_at, device_id",
+            )
+            .map_err(sqlite_error("listing a person's devices"))?;
+        let rows = stmt
+            .query_map([person_id], |row| {
+                Ok(AccountDevice { device_id: row.get(0)?, created_at: row.get(1)?, claim_by: row.get(2)? })
+            })
+            .map_err(sqlite_error("listing a person's devices"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sqlite_error("listing a person's devices"))
+    }
+
+    fn remove_device(&self, device_id: &str, at: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE devices SET removed_at = ? WHERE device_id = ? AND removed_at IS NULL")
+            .and_then(|mut stmt| stmt.execute(params![at, device_id]))
+            .map_err(sqlite_error("taking a device off its account"))?;
+        Ok(())
     }
 
     fn claim_device(&self, device_id: &str) -> Result<()> {
