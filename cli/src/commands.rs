@@ -191,6 +191,16 @@ pub fn run(cli: Cli) -> Result<String> {
             Ok(ctx.out.link(&link))
         }
         Command::Pair { .. } => Err(CliError::Unexpected("pairing is handled before the store opens".into())),
+        Command::Devices => {
+            let devices = block_on(ctx.client()?.devices())?;
+            Ok(ctx.out.devices(&devices))
+        }
+        Command::RemoveDevice { device_id } => {
+            block_on(ctx.client()?.remove_device(&device_id))?;
+            Ok(ctx
+                .out
+                .message(&format!("{device_id} is off your account: its syncs are refused from now on.")))
+        }
         Command::Sync { budget } => {
             let client = ctx.client()?;
             let report = block_on(client.sync_once(Duration::from_secs(budget.max(1))))?;

@@ -138,6 +138,11 @@ pub enum Command {
     LinkDevice,
     /// Set this (new, empty) profile up as another device of a person, with a link code.
     Pair { code: String },
+    /// Your devices: the ones linked to your account, oldest first.
+    Devices,
+    /// Take one of your devices off your account (a lost or sold phone): its syncs are refused from
+    /// then on. Your account's last device stays.
+    RemoveDevice { device_id: String },
     /// Send your changes and fetch the neighbourhood's: one round.
     Sync {
         /// Stop after this many seconds (what is done is kept; run again to finish).

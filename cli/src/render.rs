@@ -404,6 +404,21 @@ impl Out {
         })
     }
 
+    pub fn devices(&self, devices: &[quartier_core::sync::protocol::AccountDevice]) -> String {
+        self.list(
+            devices,
+            |d| {
+                json!({ "device_id": d.device_id, "added_at": d.added_at, "waiting_for_first_call": d.waiting_for_first_call, "this_device": d.this_device })
+            },
+            |d| {
+                let this = if d.this_device { " (this device)" } else { "" };
+                let waiting = if d.waiting_for_first_call { " · its link code is not used yet" } else { "" };
+                format!("• {}{this}{waiting}", d.device_id)
+            },
+            "No devices.",
+        )
+    }
+
     pub fn joined(&self, joined: &quartier_core::sync::protocol::JoinResponse) -> String {
         let json = json!({ "neighbourhood_id": joined.neighbourhood_id, "neighbourhood_name": joined.neighbourhood_name });
         self.pick(json, || format!("Welcome to {}! You now act in it.", joined.neighbourhood_name))

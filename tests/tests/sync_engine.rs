@@ -94,6 +94,34 @@ async fn a_round_cut_short_by_its_budget_is_finished_by_the_next() {
     assert_eq!(alice.shared_replica("n1").len(), 1 + 1 + 450, "the neighbourhood, Alice and her favours");
 }
 
+/// A person takes a lost phone off the account from their tablet: the phone's syncs are refused from
+/// then on; the tablet, the account's last device, cannot be taken off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_phone_is_taken_off_the_account_from_the_tablet() {
+    let server = TestServer::start().await;
+    let phone = Device::new(&server, "alice").await;
+    phone.act("n1", neighbourhood("Aligre", "Alice")).unwrap();
+    assert!(phone.client.sync_once(Duration::from_secs(30)).await.unwrap().complete);
+    let tablet = phone.link("alice-tablet").await;
+    assert!(tablet.client.sync_once(Duration::from_secs(30)).await.unwrap().complete);
+    let listed = tablet.client.devices().await.unwrap();
+    let names: Vec<(&str, bool)> = listed.iter().map(|d| (d.device_id.as_str(), d.this_device)).collect();
+    assert_eq!(names[0], ("alice-device", false));
+    assert_eq!((names.len(), names[1].1), (2, true));
+
+    tablet.client.remove_device("alice-device").await.unwrap();
+    phone.act("n1", ask("f-thief")).unwrap();
+    let refused = phone.client.sync_once(Duration::from_secs(30)).await.unwrap_err();
+    assert!(matches!(refused, quartier_core::sync::SyncError::Unauthorized), "{refused:?}");
+    let last = tablet.client.remove_device(&listed[1].device_id).await.unwrap_err();
+    assert!(
+        matches!(&last, quartier_core::sync::SyncError::Server { status: 409, message, .. } if message.contains("last device")),
+        "{last:?}"
+    );
+    assert_eq!(tablet.client.devices().await.unwrap().len(), 1);
+    assert!(server.entity(&EntityKey::new("n1", EntityKind::Favour, "f-thief")).is_none());
+}
+
 /// With each push a device says up to which number it has stored the answers, and the server forgets
 /// them once a day old: a day after pushing 301 mutations in two batches, the next sync leaves only
 /// its own answer on the server.

@@ -229,6 +229,18 @@ fn a_trader_pairs_a_tablet_and_both_run_the_stall() {
             person.profile
         );
     }
+    // Tom sees both devices, and takes the tablet off his account (sold): its syncs are refused.
+    let devices = tom.json(&["devices"]);
+    let devices = devices.as_array().unwrap();
+    assert_eq!(devices.len(), 2, "{devices:?}");
+    assert_eq!(devices[0]["this_device"], true);
+    let tablet_id = devices[1]["device_id"].as_str().unwrap().to_owned();
+    tom.json(&["remove-device", &tablet_id]);
+    assert_eq!(tablet.fails(6, &["sync"])["code"], "not_set_up");
+    assert_eq!(tom.json(&["devices"]).as_array().unwrap().len(), 1);
+    // His last device stays.
+    let tom_id = devices[0]["device_id"].as_str().unwrap().to_owned();
+    assert_eq!(tom.fails(7, &["remove-device", &tom_id])["code"], "network");
     // A profile that has data of its own cannot be paired over.
     assert_eq!(bob.fails(2, &["pair", &link])["code"], "usage");
     assert_eq!(tablet.fails(2, &["pair", "not-a-link"])["code"], "usage");

@@ -432,6 +432,34 @@ impl SyncClient {
         })
     }
 
+    /// The devices of this person's account, oldest first (this one says so).
+    pub async fn devices(&self) -> Result<Vec<AccountDevice>, SyncError> {
+        let response = self
+            .http
+            .get(self.url("/v1/devices")?)
+            .bearer_auth(self.token()?)
+            .send()
+            .await
+            .map_err(offline)?;
+        let listed: DevicesResponse = answer(response).await?;
+        Ok(listed.devices)
+    }
+
+    /// Takes another device of this person (a lost phone) off the account: its token is refused from
+    /// then on. The account's last device cannot be taken off.
+    pub async fn remove_device(&self, device_id: &str) -> Result<(), SyncError> {
+        let mut url = self.url("/v1/devices")?;
+        url.path_segments_mut()
+            .map_err(|()| SyncError::BadAddress(format!("{} is not a server address", self.server)))?
+            .push(device_id);
+        let response = self.http.delete(url).bearer_auth(self.token()?).send().await.map_err(offline)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        // The error's sentence, as any other answer's.
+        answer::<serde_json::Value>(response).await.map(drop)
+    }
+
     /// The client of a new device set up from a link: `store` must have been opened with the link's
     /// identity (see [`DeviceLink`]); the token goes to `secrets`, and the neighbourhoods are followed.
     pub fn adopt(
