@@ -114,6 +114,25 @@ fn outcomes_from_before_their_times_go_once_their_device_has_stored_them() {
     assert_eq!(backend.write(|tx| tx.forget_outcomes("d1", 3, 1_001)).unwrap(), 1);
 }
 
+/// Migration 5 (device removal): devices from before are on their accounts.
+#[test]
+fn devices_from_before_removal_are_in_use() {
+    let database = PostgresDatabase::create();
+    upgrade_to(&mut database.client(), 4).unwrap();
+    database
+        .client()
+        .execute(
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
+             VALUES ('d1', 'p1', 'h1', 0, 0)",
+            &[],
+        )
+        .unwrap();
+    let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
+    let device = backend.read(|tx| tx.device_by_token_hash("h1")).unwrap().unwrap();
+    assert_eq!((device.device_id.as_str(), device.removed_at), ("d1", None));
+    assert_eq!(backend.read(|tx| tx.person_devices("p1")).unwrap().len(), 1);
+}
+
 /// Lists come in byte order of their ids (Rust's `String` order, as `MemoryState` and SQLite give them)
 /// even in a database whose own order is a language's, where `_c` < `a` < `B` < `Z`.
 #[tokio::test]

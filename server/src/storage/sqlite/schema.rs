@@ -110,6 +110,26 @@ mod tests {
         assert_eq!(tx.forget_outcomes("d1", 3, 1_001).unwrap(), 1);
     }
 
+    /// Migration 5: devices from before are on their accounts, and one can be taken off.
+    #[test]
+    fn devices_from_before_removal_are_in_use_and_can_be_taken_off() {
+        use crate::storage::Tx;
+        let mut conn = Connection::open_in_memory().unwrap();
+        upgrade_to(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h1', 0, 0), ('d2', 'p1', 'h2', 1, 0);",
+        )
+        .unwrap();
+        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
+        let tx = super::super::tx::SqliteTx::new(&conn);
+        assert_eq!(tx.device_by_token_hash("h1").unwrap().unwrap().removed_at, None);
+        assert_eq!(tx.person_devices("p1").unwrap().len(), 2);
+        tx.remove_device("d1", 7).unwrap();
+        assert_eq!(tx.device_by_token_hash("h1").unwrap().unwrap().removed_at, Some(7));
+        let left: Vec<String> = tx.person_devices("p1").unwrap().into_iter().map(|d| d.device_id).collect();
+        assert_eq!(left, ["d2"]);
+    }
+
     #[test]
     fn devices_from_before_link_deadlines_have_none_and_a_first_call_lifts_one() {
         use crate::storage::{NewDevice, Tx};
