@@ -97,8 +97,9 @@ for name, value in corpus.items():
         f.write("\n")
 
 # The request target: the first byte picks the endpoint (see quartier_server::fuzz::Endpoint::ALL:
-# register, devices, join, push, pull, push gzip), the rest is the body.
+# register, devices, join, push, pull, push gzip, list devices, remove a device), the rest is the body.
 REGISTER, DEVICES, JOIN, PUSH, PULL = b"\x00", b"\x01", b"\x02", b"\x03", b"\x04"
+LIST_DEVICES, REMOVE_DEVICE = b"\x06", b"\x07"
 def push_of(ms):
     return json.dumps({"mutations": ms if isinstance(ms, list) else [ms]}, ensure_ascii=False).encode()
 requests = {
@@ -108,6 +109,8 @@ requests = {
     "join": JOIN + b'{"code":"plum tree 42","display_name":"Zed"}',
     "pull": PULL + b"after=0&limit=10",
     "pull-huge": PULL + b"after=18446744073709551615&limit=4294967295",
+    "devices-list": LIST_DEVICES,
+    "devices-remove": REMOVE_DEVICE + b"fuzz-tablet",
     "push-empty": PUSH + b'{"mutations":[]}',
     "push-deep": PUSH + b"[" * 4000 + b"]" * 4000,
     "push-invalid-utf8": PUSH + b'{"mutations":[{"neighbourhood_id":"\xff\xfe"}]}',
@@ -136,7 +139,8 @@ def walk(v):
     elif isinstance(v, str) and len(v) <= 24:
         tokens.add(json.dumps(v, ensure_ascii=False))
 walk(list(corpus.values()))
-walk([json.loads(b[1:]) for k, b in requests.items() if b[:1] != PULL and k not in ("push-deep", "push-invalid-utf8")])
+walk([json.loads(b[1:]) for k, b in requests.items()
+      if b[:1] not in (PULL, LIST_DEVICES, REMOVE_DEVICE) and k not in ("push-deep", "push-invalid-utf8")])
 for word in ["member", "trader", "moderator", "ask", "offer", "new", "good", "fair", "worn", "favour",
              "loan", "order", "gap", "seq_reused"]:
     tokens.add(json.dumps(word))

@@ -28,16 +28,23 @@ pub enum Endpoint {
     Pull,
     /// The bytes are gzip-compressed (or claim to be) and go to `/v1/push`.
     PushGzip,
+    /// `GET /v1/devices` (the bytes are not read).
+    Devices,
+    /// The bytes are the id of `DELETE /v1/devices/{id}` — never the harness's own device, which would
+    /// leave every later call unauthorized.
+    RemoveDevice,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Register,
         Endpoint::AddDevice,
         Endpoint::Join,
         Endpoint::Push,
         Endpoint::Pull,
         Endpoint::PushGzip,
+        Endpoint::Devices,
+        Endpoint::RemoveDevice,
     ];
 
     /// The endpoint a fuzz input's first byte picks.
@@ -136,6 +143,15 @@ impl RequestHarness {
                 // An address longer than this never reaches the router (hyper refuses it first).
                 let query = percent_encode(&body[..body.len().min(4096)]);
                 self.call(Method::GET, &format!("/v1/neighbourhoods/aligre/pull?{query}"), token, Vec::new())
+            }
+            Endpoint::Devices => self.call(Method::GET, "/v1/devices", token, Vec::new()),
+            Endpoint::RemoveDevice => {
+                let id = if body == b"fuzz-phone" {
+                    b"fuzz-phone-not".as_slice()
+                } else {
+                    &body[..body.len().min(4096)]
+                };
+                self.call(Method::DELETE, &format!("/v1/devices/{}", percent_encode(id)), token, Vec::new())
             }
         };
         assert!(

@@ -43,6 +43,8 @@ fn the_request_corpus_gets_clear_answers() {
     assert_eq!(statuses["register"], StatusCode::CREATED);
     assert_eq!(statuses["devices"], StatusCode::CREATED);
     assert_eq!(statuses["pull"], StatusCode::OK);
+    assert_eq!(statuses["devices-list"], StatusCode::OK);
+    assert_eq!(statuses["devices-remove"], StatusCode::NOT_FOUND);
     assert_eq!(statuses["push-neighbourhood.edit"], StatusCode::OK);
     for bad in ["register-nul", "push-deep", "push-invalid-utf8", "pull-huge"] {
         assert_eq!(statuses[bad], StatusCode::BAD_REQUEST, "{bad}");
