@@ -125,7 +125,7 @@ impl From<SyncError> for QuartierError {
                 QuartierError::Network { reason: e.to_string() }
             }
             SyncError::Server { code, message, .. } => QuartierError::Refused { code, reason: message },
-            e @ (SyncError::Unauthorized | SyncError::NotRegistered) => {
+            e @ (SyncError::Unauthorized { .. } | SyncError::NotRegistered) => {
                 QuartierError::NotRegistered { reason: e.to_string() }
             }
             // A server address or a device link code the person typed that cannot be used.
@@ -266,7 +266,11 @@ mod tests {
             QuartierError::from(refused),
             QuartierError::Refused { code: "invitation_unusable".into(), reason: "used up".into() }
         );
-        assert!(matches!(QuartierError::from(SyncError::Unauthorized), QuartierError::NotRegistered { .. }));
+        let refused =
+            SyncError::Unauthorized { message: String::from("This device was taken off its account.") };
+        assert!(
+            matches!(QuartierError::from(refused), QuartierError::NotRegistered { reason } if reason.contains("taken off")),
+        );
         assert!(matches!(QuartierError::from(SyncError::Offline("x".into())), QuartierError::Network { .. }));
         let link = SyncError::BadLink("that link code has expired".into());
         assert_eq!(QuartierError::from(link), QuartierError::invalid("that link code has expired"));

@@ -82,7 +82,9 @@ impl From<quartier_core::sync::SyncError> for CliError {
         use quartier_core::sync::SyncError;
         match error {
             SyncError::Store(store) => store.into(),
-            SyncError::NotRegistered | SyncError::Unauthorized => CliError::NotSetUp(error.to_string()),
+            SyncError::NotRegistered | SyncError::Unauthorized { .. } => {
+                CliError::NotSetUp(error.to_string())
+            }
             SyncError::BadAddress(_) | SyncError::BadLink(_) => CliError::Usage(error.to_string()),
             SyncError::Server { status: 404, .. } => CliError::NotFound(error.to_string()),
             SyncError::Server { ref code, ref message, status: 409 | 422 | 403 }

@@ -236,7 +236,9 @@ fn a_trader_pairs_a_tablet_and_both_run_the_stall() {
     assert_eq!(devices[0]["this_device"], true);
     let tablet_id = devices[1]["device_id"].as_str().unwrap().to_owned();
     tom.json(&["remove-device", &tablet_id]);
-    assert_eq!(tablet.fails(6, &["sync"])["code"], "not_set_up");
+    let refused = tablet.fails(6, &["sync"]);
+    assert_eq!(refused["code"], "not_set_up");
+    assert!(refused["message"].as_str().unwrap().contains("taken off its account"), "{refused}");
     assert_eq!(tom.json(&["devices"]).as_array().unwrap().len(), 1);
     // His last device stays.
     let tom_id = devices[0]["device_id"].as_str().unwrap().to_owned();

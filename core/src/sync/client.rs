@@ -49,9 +49,10 @@ pub enum SyncError {
         "the server cannot be reached ({0}); your changes are saved on this device and will be sent later"
     )]
     Offline(String),
-    /// The server refused the device's token.
-    #[error("the server does not know this device any more; register it again")]
-    Unauthorized,
+    /// The server refused the device's token, saying why: it does not know it, the device was taken
+    /// off its account from another, or its link code expired before its first call.
+    #[error("the server refused this device: {message}")]
+    Unauthorized { message: String },
     /// The device has not registered with the server yet.
     #[error("this device is not registered with a server yet; register it first")]
     NotRegistered,
@@ -246,9 +247,6 @@ async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
             .map_err(|e| SyncError::Protocol(format!("the server's answer is not UTF-8 text: {e}")))?;
         return serde_json::from_str(text).map_err(|e| SyncError::Protocol(e.to_string()));
     }
-    if status == reqwest::StatusCode::UNAUTHORIZED {
-        return Err(SyncError::Unauthorized);
-    }
     if status.is_redirection() {
         let to = response
             .headers()
@@ -269,6 +267,10 @@ async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
         Ok(body) => (body.error.code, body.error.message),
         Err(_) => ("http".to_owned(), format!("HTTP {status}")),
     };
+    // A refused token: the server's sentence says why (unknown, taken off its account, link expired).
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(SyncError::Unauthorized { message });
+    }
     Err(SyncError::Server { status: status.as_u16(), code, message })
 }
 
