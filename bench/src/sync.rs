@@ -483,9 +483,9 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
         server.put_all(&nid, &members)?;
     }
     // Each phase runs every device at once and waits for the last.
-    let all_at_once = |devices: Vec<SimulatedDevice>, rounds: usize| {
+    let all_at_once = |devices: Vec<SimulatedDevice>, work: Work| {
         runtime.block_on(async {
-            let tasks: Vec<_> = devices.into_iter().map(|device| tokio::spawn(device.sync(rounds))).collect();
+            let tasks: Vec<_> = devices.into_iter().map(|device| tokio::spawn(device.sync(work))).collect();
             let mut all = Vec::new();
             for task in tasks {
                 all.push(task.await.map_err(|e| e.to_string())??);
@@ -493,8 +493,10 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(all)
         })
     };
-    let (firsts, first) =
-        Phase::measure(|| all_at_once(simulated, 0), |all| all.iter().map(|(_, t)| t.pull.len()).sum())?;
+    let (firsts, first) = Phase::measure(
+        || all_at_once(simulated, Work::FirstPull),
+        |all| all.iter().map(|(_, t)| t.pull.len()).sum(),
+    )?;
     let mut first_pull = Samples::new();
     let simulated = firsts
         .into_iter()
@@ -504,7 +506,7 @@ pub fn load(dir: &Path, db: Db, devices: usize, rounds: usize) -> Result<Load> {
         })
         .collect();
     let (results, then) = Phase::measure(
-        || all_at_once(simulated, rounds),
+        || all_at_once(simulated, Work::Rounds(rounds)),
         |all| all.iter().map(|(_, t)| t.push.len() + t.pull.len()).sum(),
     )?;
     if let AnyBackend::Sqlite(sqlite) = server.server.backend() {
@@ -549,13 +551,25 @@ struct Timings {
     applied: usize,
 }
 
+/// What a simulated device does in a phase of the load test.
+#[derive(Clone, Copy)]
+enum Work {
+    /// Pulls its whole neighbourhood.
+    FirstPull,
+    /// This many times, pushes a favour and pulls what changed.
+    Rounds(usize),
+}
+
 impl SimulatedDevice {
-    /// Pulls everything after its cursor, then `rounds` times pushes a favour and pulls again.
-    async fn sync(mut self, rounds: usize) -> Result<(SimulatedDevice, Timings)> {
+    async fn sync(mut self, work: Work) -> Result<(SimulatedDevice, Timings)> {
         let mut timings = Timings::default();
-        if rounds == 0 {
-            self.pull_all(&mut timings.pull).await?;
-        }
+        let rounds = match work {
+            Work::FirstPull => {
+                self.pull_all(&mut timings.pull).await?;
+                0
+            }
+            Work::Rounds(rounds) => rounds,
+        };
         for round in 0..rounds {
             let seq = round as u64 + 1;
             let now = quartier_core::store::system_now_ms();

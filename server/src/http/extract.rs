@@ -12,7 +12,7 @@ use crate::sync::devices;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use std::error::Error as _;
 
@@ -88,21 +88,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 #[derive(Debug)]
 pub struct Authenticated(pub Device);
 
-/// The token of an `Authorization` header, if it is `Bearer <token>`.
-fn bearer(parts: &Parts) -> Result<String, Error> {
-    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        Error::Unauthorized(String::from(
-            "This call needs the device's token: send it as `Authorization: Bearer <token>`.",
-        ))
-    })?;
-    let token = value
+/// The token of an `Authorization` header, if it is `Bearer <token>` (the scheme in any case).
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
         .to_str()
         .ok()
         .and_then(|text| text.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty());
-    token.map(str::to_owned).ok_or_else(|| {
+        .filter(|token| !token.is_empty())
+}
+
+/// A device's token, from an `Authorization` header that must be `Bearer <token>`.
+fn bearer(parts: &Parts) -> Result<String, Error> {
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        return Err(Error::Unauthorized(String::from(
+            "This call needs the device's token: send it as `Authorization: Bearer <token>`.",
+        )));
+    }
+    bearer_token(&parts.headers).map(str::to_owned).ok_or_else(|| {
         Error::Unauthorized(String::from(
             "The Authorization header must be `Bearer <token>`, with the device's token.",
         ))

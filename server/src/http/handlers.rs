@@ -3,7 +3,7 @@
 //! Nothing else happens here; a new endpoint is a function here and a line in the router
 //! (`http/mod.rs`).
 
-use super::extract::{Authenticated, Json, Query};
+use super::extract::{Authenticated, Json, Query, bearer_token};
 use crate::Server;
 use crate::error::{ApiError, Error};
 use crate::metrics;
@@ -38,11 +38,7 @@ pub async fn metrics<B: Backend>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(token) = &server.config().metrics_token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        if !presented.is_some_and(|presented| token.admits(presented)) {
+        if !bearer_token(&headers).is_some_and(|presented| token.admits(presented)) {
             return Err(ApiError::from(Error::Unauthorized(String::from(
                 "This server's metrics need its metrics token (Authorization: Bearer …), the one it was \
                  started with (--metrics-token, QUARTIER_METRICS_TOKEN).",

@@ -167,13 +167,13 @@ pub fn remove<B: Backend>(backend: &B, by: &Device, device_id: &str, now_ms: i64
         let devices = tx.person_devices(&by.person_id)?;
         if !devices.iter().any(|d| d.device_id == device_id) {
             return Err(Error::NotFound(format!(
-                "Your account has no device {device_id}; see your devices with GET /v1/devices."
+                "Your account has no device {device_id}: list your devices to see their ids."
             )));
         }
         if devices.len() == 1 {
             return Err(Error::Conflict(format!(
-                "The device {device_id} is the last device of your account: taken off, nothing could link a \
-                 device again. Link another device first."
+                "The device {device_id} is the last device of your account: without it, no device could be \
+                 linked to the account again. Link another device first."
             )));
         }
         tx.remove_device(device_id, now_ms)?;

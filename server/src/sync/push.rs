@@ -153,13 +153,12 @@ pub async fn push<B: Backend>(
     clock: &Arc<Clock>,
     device: Device,
     mutations: Vec<Mutation>,
-    stored_up_to: Option<u64>,
+    mut stored_up_to: Option<u64>,
 ) -> Result<PushReport, Error> {
     check(&device, &mutations)?;
     let device = Arc::new(device);
     let mut report = PushReport::default();
     let mut rest = mutations;
-    let mut stored_up_to = stored_up_to;
     while let Some(first) = rest.first() {
         let run = rest.iter().take(RUN).take_while(|m| m.neighbourhood_id == first.neighbourhood_id).count();
         let later = rest.split_off(run);

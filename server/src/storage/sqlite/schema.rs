@@ -52,6 +52,19 @@ pub fn upgrade_to(conn: &mut Connection, target: u32) -> Result<(), StorageError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Tx;
+    use crate::storage::sqlite::tx::SqliteTx;
+    use quartier_core::sync::protocol::Outcome;
+
+    /// A database made at schema `version`, with `rows` written into it, then upgraded to the current
+    /// version: what a server finds after an upgrade.
+    fn upgraded_from(version: u32, rows: &str) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        upgrade_to(&mut conn, version).unwrap();
+        conn.execute_batch(rows).unwrap();
+        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
+        conn
+    }
 
     #[test]
     fn a_fresh_database_gets_every_migration_and_a_newer_one_is_refused() {
@@ -70,17 +83,12 @@ mod tests {
 
     #[test]
     fn outcomes_recorded_before_stamps_keep_their_answer_and_have_no_stamp() {
-        use crate::storage::Tx;
-        use quartier_core::sync::protocol::Outcome;
-        let mut conn = Connection::open_in_memory().unwrap();
-        upgrade_to(&mut conn, 1).unwrap();
-        conn.execute_batch(
+        let conn = upgraded_from(
+            1,
             "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h', 0, 1);
              INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome) VALUES ('d1', 1, 'n1', '{\"status\":\"applied\"}');",
-        )
-        .unwrap();
-        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
-        let tx = super::super::tx::SqliteTx::new(&conn);
+        );
+        let tx = SqliteTx::new(&conn);
         assert_eq!(tx.outcome("d1", 1).unwrap(), Some(Outcome::Applied));
         assert_eq!(tx.outcome_stamp("d1", 1).unwrap(), None);
         tx.record_outcome("d1", 2, "n1", &Outcome::Applied, "stamp-2", 1).unwrap();
@@ -91,18 +99,13 @@ mod tests {
     /// says it has stored them; those recorded since stay until they are old enough.
     #[test]
     fn outcomes_from_before_their_times_go_once_their_device_has_stored_them() {
-        use crate::storage::Tx;
-        use quartier_core::sync::protocol::Outcome;
-        let mut conn = Connection::open_in_memory().unwrap();
-        upgrade_to(&mut conn, 3).unwrap();
-        conn.execute_batch(
+        let conn = upgraded_from(
+            3,
             "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h', 0, 2);
              INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc)
              VALUES ('d1', 1, 'n1', '{\"status\":\"applied\"}', 's1'), ('d1', 2, 'n1', '{\"status\":\"applied\"}', 's2');",
-        )
-        .unwrap();
-        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
-        let tx = super::super::tx::SqliteTx::new(&conn);
+        );
+        let tx = SqliteTx::new(&conn);
         tx.record_outcome("d1", 3, "n1", &Outcome::Applied, "s3", 1_000).unwrap();
         assert_eq!(tx.forget_outcomes("d1", 3, 1_000).unwrap(), 2);
         let kept: Vec<_> = (1..=3).map(|seq| tx.outcome("d1", seq).unwrap()).collect();
@@ -113,15 +116,11 @@ mod tests {
     /// Migration 5: devices from before are on their accounts, and one can be taken off.
     #[test]
     fn devices_from_before_removal_are_in_use_and_can_be_taken_off() {
-        use crate::storage::Tx;
-        let mut conn = Connection::open_in_memory().unwrap();
-        upgrade_to(&mut conn, 4).unwrap();
-        conn.execute_batch(
+        let conn = upgraded_from(
+            4,
             "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h1', 0, 0), ('d2', 'p1', 'h2', 1, 0);",
-        )
-        .unwrap();
-        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
-        let tx = super::super::tx::SqliteTx::new(&conn);
+        );
+        let tx = SqliteTx::new(&conn);
         assert_eq!(tx.device_by_token_hash("h1").unwrap().unwrap().removed_at, None);
         assert_eq!(tx.person_devices("p1").unwrap().len(), 2);
         tx.remove_device("d1", 7).unwrap();
@@ -132,15 +131,12 @@ mod tests {
 
     #[test]
     fn devices_from_before_link_deadlines_have_none_and_a_first_call_lifts_one() {
-        use crate::storage::{NewDevice, Tx};
-        let mut conn = Connection::open_in_memory().unwrap();
-        upgrade_to(&mut conn, 2).unwrap();
-        conn.execute_batch(
+        use crate::storage::NewDevice;
+        let conn = upgraded_from(
+            2,
             "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h1', 0, 0);",
-        )
-        .unwrap();
-        upgrade_to(&mut conn, CURRENT_VERSION).unwrap();
-        let tx = super::super::tx::SqliteTx::new(&conn);
+        );
+        let tx = SqliteTx::new(&conn);
         let claim_by = |hash: &str| tx.device_by_token_hash(hash).unwrap().unwrap().claim_by;
         assert_eq!(claim_by("h1"), None);
         let linked = NewDevice {
