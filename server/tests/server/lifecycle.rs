@@ -41,32 +41,29 @@ fn one_sentence(stderr: &str) -> &str {
     lines[0].strip_prefix("quartier-server: ").unwrap_or_else(|| panic!("{stderr}"))
 }
 
-#[test]
-fn a_metrics_token_too_short_is_refused_without_showing_it() {
+/// Runs `serve` with a data folder of its own and `args`, for a start that must fail: gives its exit
+/// code and stderr, having checked that the data folder was not made.
+fn serve_failing(args: &[&str]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (code, stderr) = run_binary(&[
-        "serve",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-token",
-        "hunter2",
-    ]);
+    let mut all = vec!["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let (code, stderr) = run_binary(&all);
+    assert!(!data.exists(), "nothing was created: {stderr}");
+    (code, stderr)
+}
+
+#[test]
+fn a_metrics_token_too_short_is_refused_without_showing_it() {
+    let (code, stderr) = serve_failing(&["--metrics-token", "hunter2"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(one_sentence(&stderr).contains("at least 16"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "the token was shown: {stderr}");
-    assert!(!data.exists(), "nothing was created");
 }
 
 #[test]
 fn database_urls_that_cannot_be_used_are_refused_before_anything_is_touched() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let serve = |url: &str| {
-        run_binary(&["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", url])
-    };
+    let serve = |url: &str| serve_failing(&["--database", url]);
     // Plain text to a remote host, TLS (not spoken), an unknown option, an unknown scheme.
     for (url, named) in [
         ("postgres://quartier:hunter2@db.example/quartier", "db.example"),
@@ -80,23 +77,12 @@ fn database_urls_that_cannot_be_used_are_refused_before_anything_is_touched() {
         assert!(sentence.contains(named), "{url}: {sentence}");
         assert!(!stderr.contains("hunter2"), "the password was shown: {stderr}");
     }
-    assert!(!data.exists(), "nothing was created");
 }
 
 #[test]
 fn an_unreachable_postgresql_is_one_clear_sentence() {
     // Nothing listens on port 1.
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (code, stderr) = run_binary(&[
-        "serve",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--database",
-        "postgres://quartier:hunter2@127.0.0.1:1/quartier",
-    ]);
+    let (code, stderr) = serve_failing(&["--database", "postgres://quartier:hunter2@127.0.0.1:1/quartier"]);
     assert_eq!(code, Some(1), "{stderr}");
     let sentence = one_sentence(&stderr);
     assert!(sentence.contains("cannot connect to PostgreSQL at quartier@127.0.0.1:1/quartier"), "{sentence}");
@@ -105,7 +91,6 @@ fn an_unreachable_postgresql_is_one_clear_sentence() {
         "{sentence}"
     );
     assert!(!stderr.contains("hunter2"), "the password was shown: {stderr}");
-    assert!(!data.exists(), "nothing was created");
 }
 
 async fn a_taken_port_is_one_clear_sentence(db: Db) {

@@ -68,20 +68,24 @@ fn migrations_run_once_even_from_several_processes_and_a_newer_database_is_refus
     assert_eq!(schema_versions(&database).len(), every.len() + 1);
 }
 
+/// A database made at schema `version`, with `rows` written into it, and a backend over it, which
+/// upgrades it to the current version as a server starting on it does.
+fn upgraded_from(version: u32, rows: &str) -> (PostgresDatabase, PostgresBackend) {
+    let database = PostgresDatabase::create();
+    upgrade_to(&mut database.client(), version).unwrap();
+    database.client().batch_execute(rows).unwrap();
+    let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
+    (database, backend)
+}
+
 /// Migration 3 (link deadlines): a device from before has none, so it keeps working.
 #[test]
 fn devices_from_before_link_deadlines_have_none() {
-    let database = PostgresDatabase::create();
-    upgrade_to(&mut database.client(), 2).unwrap();
-    database
-        .client()
-        .execute(
-            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
+    let (_database, backend) = upgraded_from(
+        2,
+        "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
              VALUES ('d1', 'p1', 'h1', 0, 0)",
-            &[],
-        )
-        .unwrap();
-    let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
+    );
     let device = backend.read(|tx| tx.device_by_token_hash("h1")).unwrap().unwrap();
     assert_eq!((device.device_id.as_str(), device.claim_by), ("d1", None));
 }
@@ -90,17 +94,12 @@ fn devices_from_before_link_deadlines_have_none() {
 /// device says it has stored them; those recorded since stay until they are old enough.
 #[test]
 fn outcomes_from_before_their_times_go_once_their_device_has_stored_them() {
-    let database = PostgresDatabase::create();
-    upgrade_to(&mut database.client(), 3).unwrap();
-    database
-        .client()
-        .batch_execute(
-            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h1', 0, 2); \
+    let (_database, backend) = upgraded_from(
+        3,
+        "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) VALUES ('d1', 'p1', 'h1', 0, 2); \
              INSERT INTO outcomes (device_id, seq, neighbourhood_id, outcome, hlc) \
              VALUES ('d1', 1, 'n1', '{\"status\":\"applied\"}', 's1'), ('d1', 2, 'n1', '{\"status\":\"applied\"}', 's2')",
-        )
-        .unwrap();
-    let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
+    );
     let forgotten = backend
         .write(|tx| {
             tx.record_outcome("d1", 3, "n1", &Outcome::Applied, "s3", 1_000)?;
@@ -117,17 +116,11 @@ fn outcomes_from_before_their_times_go_once_their_device_has_stored_them() {
 /// Migration 5 (device removal): devices from before are on their accounts.
 #[test]
 fn devices_from_before_removal_are_in_use() {
-    let database = PostgresDatabase::create();
-    upgrade_to(&mut database.client(), 4).unwrap();
-    database
-        .client()
-        .execute(
-            "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
+    let (_database, backend) = upgraded_from(
+        4,
+        "INSERT INTO devices (device_id, person_id, token_hash, created_at, last_seq) \
              VALUES ('d1', 'p1', 'h1', 0, 0)",
-            &[],
-        )
-        .unwrap();
-    let backend = PostgresBackend::open(&PostgresUrl::parse(&database.url).unwrap()).unwrap();
+    );
     let device = backend.read(|tx| tx.device_by_token_hash("h1")).unwrap().unwrap();
     assert_eq!((device.device_id.as_str(), device.removed_at), ("d1", None));
     assert_eq!(backend.read(|tx| tx.person_devices("p1")).unwrap().len(), 1);

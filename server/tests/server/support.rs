@@ -386,6 +386,21 @@ impl TestServer {
         Phone::new(person, &device, &registered.token)
     }
 
+    /// Adds another device of `phone`'s person (`POST /v1/devices`, which must answer 201).
+    pub async fn link(&self, phone: &Phone, device: &str) -> Phone {
+        let response = self
+            .http
+            .post(self.url("/v1/devices"))
+            .bearer_auth(&phone.token)
+            .json(&AddDeviceRequest { device_id: device.into() })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "linking {device}");
+        let added: RegisterResponse = response.json().await.unwrap();
+        Phone::new(&phone.person, device, &added.token)
+    }
+
     pub async fn push(&self, phone: &Phone, mutations: &[Mutation]) -> reqwest::Response {
         self.push_at(phone, "/v1/push", mutations).await
     }

@@ -87,22 +87,8 @@ async fn a_linked_device_must_make_its_first_call_in_time(db: Db) {
     let (server_now, server) = server_with_clock!(db);
     let mut phone = server.register("tom").await;
     server.act(&mut phone, "aligre", found("Aligre", "Tom")).await;
-    let add = |device: &'static str| {
-        let request = server
-            .http
-            .post(server.url("/v1/devices"))
-            .bearer_auth(&phone.token)
-            .json(&AddDeviceRequest { device_id: device.into() });
-        async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), StatusCode::CREATED);
-            response.json::<RegisterResponse>().await.unwrap()
-        }
-    };
-    let tablet = add("tom-tablet").await;
-    let laptop = add("tom-laptop").await;
-    let (tablet, laptop) =
-        (Phone::new("tom", "tom-tablet", &tablet.token), Phone::new("tom", "tom-laptop", &laptop.token));
+    let tablet = server.link(&phone, "tom-tablet").await;
+    let laptop = server.link(&phone, "tom-laptop").await;
 
     server_now.fetch_add(10 * 60_000, Ordering::SeqCst);
     assert_eq!(server.pull(&tablet, "aligre", 0, None).await.status(), StatusCode::OK, "in time");
@@ -129,18 +115,7 @@ async fn a_lost_device_is_taken_off_its_account_from_another(db: Db) {
     let server = TestServer::start(db).await;
     let mut phone = server.register("tom").await;
     server.act(&mut phone, "aligre", found("Aligre", "Tom")).await;
-    let added = server
-        .http
-        .post(server.url("/v1/devices"))
-        .bearer_auth(&phone.token)
-        .json(&AddDeviceRequest { device_id: "tom-tablet".into() })
-        .send()
-        .await
-        .unwrap()
-        .json::<RegisterResponse>()
-        .await
-        .unwrap();
-    let tablet = Phone::new("tom", "tom-tablet", &added.token);
+    let tablet = server.link(&phone, "tom-tablet").await;
     let devices = |by: &Phone| {
         let request = server.http.get(server.url("/v1/devices")).bearer_auth(&by.token);
         async move {
@@ -551,19 +526,7 @@ async fn a_join_retried_after_a_lost_answer_answers_the_same_membership(db: Db) 
     }
     assert_eq!(after.member("zoe").invitation_id.as_deref(), Some("inv-1"));
     // Zoé's other device (same person) retrying that join is the same join too.
-    let tablet_token = {
-        let added = server
-            .http
-            .post(server.url("/v1/devices"))
-            .bearer_auth(&zoe.token)
-            .json(&AddDeviceRequest { device_id: "zoe-tablet".into() })
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(added.status(), StatusCode::CREATED);
-        added.json::<RegisterResponse>().await.unwrap().token
-    };
-    let tablet = Phone::new("zoe", "zoe-tablet", &tablet_token);
+    let tablet = server.link(&zoe, "zoe-tablet").await;
     assert_eq!(server.join(&tablet, "K7QX-2M9D-HT4R-B8WZ", "Zoé").await, first);
     // Someone else with the used-up code is still refused.
     let yann = server.register("yann").await;
@@ -1024,17 +987,7 @@ async fn a_pull_says_up_to_which_number_the_server_answered_the_puller(db: Db) {
     assert_eq!(server.pull_page(&tom, &nid, 0, None).await.answered_seq, Some(0), "not Mona's number");
 
     // Mona's tablet has numbers of its own: none answered yet, then its first.
-    let response = server
-        .http
-        .post(server.url("/v1/devices"))
-        .bearer_auth(&mona.token)
-        .json(&AddDeviceRequest { device_id: "mona-tablet".into() })
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let added: RegisterResponse = response.json().await.unwrap();
-    let mut tablet = Phone::new("mona", "mona-tablet", &added.token);
+    let mut tablet = server.link(&mona, "mona-tablet").await;
     assert_eq!(server.pull_page(&tablet, &nid, 0, None).await.answered_seq, Some(0));
     server.act(&mut tablet, &nid, ask("f-2", "Walk my dog")).await;
     assert_eq!(server.pull_page(&tablet, &nid, 0, None).await.answered_seq, Some(1));
